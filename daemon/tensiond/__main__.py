@@ -1,0 +1,3 @@
+from tensiond.cli import main
+
+raise SystemExit(main())

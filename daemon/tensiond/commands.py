@@ -1,0 +1,249 @@
+"""What each ``tensiond`` subcommand does (the parser lives in :mod:`tensiond.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from tensiond import app, logs, pipeline
+from tensiond.cli import _settings
+from tensiond.config.load import load_settings
+from tensiond.config.schema import Settings
+from tensiond.exceptions import ModelError, TensiondError
+
+log = logging.getLogger("tensiond")
+
+
+def _classifier(arguments: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from tensiond.classify.model import Classifier
+
+    started = time.monotonic()
+    classifier = Classifier.load(_settings(getattr(arguments, "config", None)))
+    log.info("model_loaded version=%s seconds=%.1f", classifier.version, time.monotonic() - started)
+    return classifier
+
+
+def run(arguments: argparse.Namespace, settings: Settings | None = None) -> int:
+    from tensiond.health import HealthServer
+    from tensiond.scheduler import Daemon
+
+    settings = settings or _settings(arguments.config)
+    _configure_logs(settings)
+    started = time.monotonic()
+    services = app.build(settings)
+    daemon = Daemon(services, arguments.config)
+    server = None
+    if settings.http.listen:
+        server = HealthServer(
+            settings.http.listen,
+            services.metrics,
+            alive=daemon.alive,
+            ready=lambda: _ready(services),
+        )
+        server.start()
+    services.metrics.ready.set(1)
+    log.info(
+        "started feeds=%d model=%s sender=%s seconds=%.1f",
+        len(settings.feeds), services.classifier.version, services.sender.name,
+        time.monotonic() - started,
+    )  # fmt: skip
+    try:
+        return daemon.run()
+    finally:
+        if server:
+            server.stop()
+
+
+def _configure_logs(settings: Settings) -> None:
+    logs.configure(
+        os.environ.get("TENSIOND_LOG_LEVEL", settings.logging.level),
+        os.environ.get("TENSIOND_LOG_FORMAT", settings.logging.format),
+    )
+
+
+def _ready(services: pipeline.Services) -> bool:
+    services.repository.ping()
+    return True
+
+
+def once(arguments: argparse.Namespace, settings: Settings | None = None) -> int:
+    settings = settings or _settings(arguments.config)
+    _configure_logs(settings)
+    services = app.build(settings)
+    report, queued, delivered = pipeline.cycle(services)
+    log.info(
+        "once_done feeds=%d new_items=%d feed_errors=%d alerts=%d sent=%d failed=%d",
+        report.feeds, report.new_items, report.errors, queued, delivered.sent, delivered.failed,
+    )  # fmt: skip
+    return 0
+
+
+def check_config(arguments: argparse.Namespace) -> int:
+    settings = load_settings(arguments.path)
+    print(
+        f"{arguments.path}: ok ({len(settings.feeds)} feeds, "
+        f"{len(settings.alerting.routes)} routes, default threshold "
+        f"{settings.alerting.default_threshold:g})"
+    )
+    return 0
+
+
+def _stories(stream: Iterator[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise TensiondError(f"stdin line {number}: not JSON ({error.msg})") from error
+        if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("text"), str):
+            raise TensiondError(f"stdin line {number}: needs an object with 'id' and 'text'")
+        yield number, row
+
+
+def classify(arguments: argparse.Namespace) -> int:
+    from tensiond.classify.model import Story
+    from tensiond.classify.text import prepare
+
+    classifier = _classifier(arguments)
+    batch: list[dict[str, str]] = []
+
+    def flush() -> None:
+        stories = [Story(str(r["id"]), prepare(r["text"], str(r.get("summary") or ""))) for r in batch]
+        for row, verdict in zip(batch, classifier.classify(stories), strict=True):
+            out = {
+                "id": row["id"],
+                "label": verdict.label,
+                "tension": verdict.tension,
+                "probabilities": verdict.probabilities,
+                "actors": list(verdict.actors),
+                "modality": verdict.modality,
+                "dyads": list(verdict.dyads),
+                "why": list(verdict.why),
+            }
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        batch.clear()
+
+    for _number, row in _stories(iter(sys.stdin)):
+        batch.append(row)
+        if len(batch) >= 256:
+            flush()
+    if batch:
+        flush()
+    return 0
+
+
+def score(arguments: argparse.Namespace) -> int:
+    from tensiond.classify.explain import explain_text
+
+    print(explain_text(_classifier(arguments), " ".join(arguments.text)))
+    return 0
+
+
+def train(arguments: argparse.Namespace) -> int:
+    from tensiond.classify.corpus import load_corpus
+    from tensiond.classify.encoder import Encoder, resolve_encoder
+    from tensiond.classify.train import TrainOptions
+    from tensiond.classify.train import train as fit
+
+    settings = _settings(arguments.config)
+    examples = load_corpus(Path(arguments.corpus))
+    encoder = Encoder(resolve_encoder(settings.model.encoder, settings.base_dir))
+    options = TrainOptions(Path(arguments.corpus), Path(arguments.output), arguments.seed, arguments.epochs)
+    progress = _progress_bar()
+    result = fit(encoder, examples, options, cache=Path(".cache/embeddings"), progress=progress)
+    print(f"examples: {result.sizes}")
+    print("\ndev (label)\n" + result.dev.render())
+    print("\ntest (label)\n" + result.test.render())
+    print("\ndev (modality)\n" + result.modality_dev.render())
+    print(f"\nwrote {options.output}/ (version {result.head.version})")
+    return 0
+
+
+def _progress_bar():  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None or bar.total != total or done < bar.n:
+            if bar is not None:
+                bar.close()
+            bar = bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+
+    return update
+
+
+def evaluate(arguments: argparse.Namespace) -> int:
+    import numpy as np
+
+    from tensiond.classify.corpus import read_jsonl
+    from tensiond.classify.metrics import report
+    from tensiond.classify.model import Story
+    from tensiond.types import LABELS
+
+    examples = read_jsonl(Path(arguments.file))
+    if not examples:
+        raise ModelError(f"{arguments.file}: no examples")
+    classifier = _classifier(arguments)
+    verdicts = classifier.classify([Story(str(i), e.text) for i, e in enumerate(examples)])
+    truth = np.array([LABELS.index(e.label) for e in examples])
+    probabilities = np.array([[v.probabilities[name] for name in LABELS] for v in verdicts])
+    print(report(LABELS, truth, probabilities).render())
+    threshold = classifier_threshold(arguments)
+    others = [v for v, e in zip(verdicts, examples, strict=True) if e.label == "other"]
+    if others:
+        over = sum(v.tension >= threshold for v in others)
+        print(f"\n'other' items at or over the alert threshold ({threshold:g}): "
+              f"{over}/{len(others)} = {over / len(others):.1%}")
+    conflict = [v for v, e in zip(verdicts, examples, strict=True) if e.label == "armed_conflict"]
+    if conflict:
+        over = sum(v.tension >= threshold for v in conflict)
+        print(f"armed_conflict items at or over it: {over}/{len(conflict)} = {over / len(conflict):.1%}")
+    return 0
+
+
+def classifier_threshold(arguments: argparse.Namespace) -> float:
+    return _settings(getattr(arguments, "config", None)).alerting.default_threshold
+
+
+def demo(arguments: argparse.Namespace) -> int:
+    from tensiond.demo import serve_demo_feeds
+
+    config = arguments.config or str(Path(__file__).resolve().parents[2] / "config" / "demo.yaml")
+    settings = load_settings(config)
+    with tempfile.TemporaryDirectory(prefix="tensiond-demo-") as state:
+        if not settings.state_dir and not settings.storage.url:
+            settings = settings.model_copy(update={"state_dir": state})
+        server = serve_demo_feeds(arguments.port)
+        print(f"demo feeds on http://127.0.0.1:{arguments.port}/ ; config {config}", file=sys.stderr)
+        try:
+            return once(arguments, settings) if arguments.once else run(arguments, settings)
+        finally:
+            server.shutdown()
+
+
+def healthcheck(arguments: argparse.Namespace) -> int:
+    listen = _settings(arguments.config).http.listen
+    if not listen:
+        print("http.listen is empty: no health endpoint to check", file=sys.stderr)
+        return 1
+    host, _, port = listen.rpartition(":")
+    host = "127.0.0.1" if host in ("", "0.0.0.0", "[::]") else host.strip("[]")
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=5) as response:
+            return 0 if response.status == 200 else 1
+    except OSError as error:
+        print(f"healthcheck failed: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,293 @@
+"""The repository: every read and write tensiond makes, each in one short transaction.
+
+Claims of work are leases (``lease_owner``, ``lease_until``) taken with ``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, so several replicas can race for the same due feed or pending alert safely; on SQLite
+``BEGIN IMMEDIATE`` serialises writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from tensiond.exceptions import StorageError
+from tensiond.storage.schema import AlertRow, ClassificationRow, FeedRow, ItemRow
+from tensiond.types import Alert, Classification, FeedState, Item, OutboxEntry
+
+
+def _feed_state(row: FeedRow) -> FeedState:
+    return FeedState(
+        url=row.url,
+        name=row.name,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        next_poll_at=row.next_poll_at,
+        failures=row.failures,
+        last_error=row.last_error,
+        last_status=row.last_status,
+    )
+
+
+def _item(row: ItemRow) -> Item:
+    return Item(
+        id=row.id,
+        feed_url=row.feed_url,
+        feed_name=row.feed_name,
+        title=row.title,
+        summary=row.summary,
+        link=row.link,
+        published=row.published,
+        seen_at=row.seen_at,
+    )
+
+
+class Repository:
+    """Storage for feeds, items, classifications and the alert outbox."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except SQLAlchemyError as error:
+            raise StorageError(f"database error: {type(error).__name__}: {error}") from error
+
+    def _insert(self, table: Any) -> Any:
+        return pg_insert(table) if self._postgres else sqlite_insert(table)
+
+    def _lockable(self, statement: Any) -> Any:
+        return statement.with_for_update(skip_locked=True) if self._postgres else statement
+
+    def ping(self) -> None:
+        with self._session() as session:
+            session.execute(select(1))
+
+    # feeds -----------------------------------------------------------------------------------
+
+    def sync_feeds(self, feeds: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Make the stored feed list match the config: add new ones, deactivate removed ones."""
+        urls = [url for url, _ in feeds]
+        with self._session() as session:
+            for url, name in feeds:
+                statement = self._insert(FeedRow).values(
+                    url=url, name=name, active=True, failures=0, next_poll_at=now
+                )
+                session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["url"], set_={"name": name, "active": True}
+                    )
+                )
+            session.execute(update(FeedRow).where(FeedRow.url.not_in(urls)).values(active=False))
+
+    def feed_states(self) -> list[FeedState]:
+        with self._session() as session:
+            rows = session.scalars(select(FeedRow).where(FeedRow.active).order_by(FeedRow.url))
+            return [_feed_state(row) for row in rows]
+
+    def claim_due_feeds(
+        self, now: datetime, owner: str, lease: timedelta, limit: int = 1000
+    ) -> list[FeedState]:
+        """Lease the feeds due at ``now`` that nobody else holds."""
+        with self._session() as session:
+            query = (
+                select(FeedRow)
+                .where(
+                    FeedRow.active,
+                    or_(FeedRow.next_poll_at.is_(None), FeedRow.next_poll_at <= now),
+                    or_(FeedRow.lease_until.is_(None), FeedRow.lease_until < now),
+                )
+                .order_by(FeedRow.next_poll_at)
+                .limit(limit)
+            )
+            rows = list(session.scalars(self._lockable(query)))
+            for row in rows:
+                row.lease_owner, row.lease_until = owner, now + lease
+            return [_feed_state(row) for row in rows]
+
+    def record_poll(
+        self,
+        state: FeedState,
+        *,
+        polled_at: datetime,
+        status: int | None,
+        error: str | None,
+    ) -> None:
+        """Store a poll's outcome and release the lease."""
+        with self._session() as session:
+            session.execute(
+                update(FeedRow)
+                .where(FeedRow.url == state.url)
+                .values(
+                    etag=state.etag,
+                    last_modified=state.last_modified,
+                    next_poll_at=state.next_poll_at,
+                    failures=state.failures,
+                    last_error=error,
+                    last_status=status,
+                    last_polled_at=polled_at,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+
+    # items -----------------------------------------------------------------------------------
+
+    def add_items(self, items: Sequence[Item]) -> list[Item]:
+        """Store items not seen before (by canonical id) and return only those."""
+        unique = list({item.id: item for item in items}.values())
+        if not unique:
+            return []
+        with self._session() as session:
+            known = set(
+                session.scalars(select(ItemRow.id).where(ItemRow.id.in_([i.id for i in unique])))
+            )
+            fresh = [item for item in unique if item.id not in known]
+            for item in fresh:
+                row = {**asdict(item), "classified": False}
+                session.execute(self._insert(ItemRow).values(**row).on_conflict_do_nothing())
+            return fresh
+
+    def unclassified_items(self, limit: int) -> list[Item]:
+        with self._session() as session:
+            query = (
+                select(ItemRow)
+                .where(ItemRow.classified.is_(False))
+                .order_by(ItemRow.seen_at)
+                .limit(limit)
+            )
+            return [_item(row) for row in session.scalars(query)]
+
+    def item(self, item_id: str) -> Item | None:
+        with self._session() as session:
+            row = session.get(ItemRow, item_id)
+            return None if row is None else _item(row)
+
+    def save_classifications(self, results: Sequence[Classification], now: datetime) -> None:
+        with self._session() as session:
+            for result in results:
+                values = {
+                    "item_id": result.item_id,
+                    "label": result.label,
+                    "tension": result.tension,
+                    "probabilities": dict(result.probabilities),
+                    "actors": {"actors": list(result.actors), "dyads": list(result.dyads)},
+                    "modality": result.modality,
+                    "why": {"why": list(result.why)},
+                    "model_version": result.model_version,
+                    "classified_at": now,
+                    "score": float(result.tension),
+                }
+                session.execute(self._insert(ClassificationRow).values(**values).on_conflict_do_nothing())
+            ids = [result.item_id for result in results]
+            session.execute(update(ItemRow).where(ItemRow.id.in_(ids)).values(classified=True))
+
+    def count(self, table: str) -> int:
+        model = {"items": ItemRow, "alerts": AlertRow, "feeds": FeedRow, "classifications": ClassificationRow}[table]
+        with self._session() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+    # alerts (the outbox) ---------------------------------------------------------------------
+
+    def enqueue_alerts(self, alerts: Sequence[Alert], payloads: Sequence[dict[str, Any]]) -> int:
+        """Commit alert rows (one per key); returns how many were new."""
+        added = 0
+        with self._session() as session:
+            for alert, payload in zip(alerts, payloads, strict=True):
+                statement = self._insert(AlertRow).values(
+                    key=alert.key,
+                    item_id=alert.item_id,
+                    route=alert.route,
+                    channel=alert.channel,
+                    payload=payload,
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=alert.created_at,
+                    created_at=alert.created_at,
+                )
+                inserted = statement.on_conflict_do_nothing(index_elements=["key"])
+                added += len(session.execute(inserted.returning(AlertRow.id)).all())
+        return added
+
+    def alerted_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        with self._session() as session:
+            return set(session.scalars(select(AlertRow.key).where(AlertRow.key.in_(list(keys)))))
+
+    def claim_pending_alerts(
+        self, now: datetime, owner: str, lease: timedelta, limit: int = 50
+    ) -> list[OutboxEntry]:
+        """Lease pending alerts that are due and not held by a live lease."""
+        with self._session() as session:
+            query = (
+                select(AlertRow)
+                .where(
+                    AlertRow.state == "pending",
+                    AlertRow.next_attempt_at <= now,
+                    or_(AlertRow.lease_until.is_(None), AlertRow.lease_until < now),
+                )
+                .order_by(AlertRow.id)
+                .limit(limit)
+            )
+            rows = list(session.scalars(self._lockable(query)))
+            for row in rows:
+                row.lease_owner, row.lease_until = owner, now + lease
+                row.attempts += 1
+            return [OutboxEntry(r.id, r.key, r.channel, r.payload, r.attempts) for r in rows]
+
+    def mark_sent(self, alert_id: int, slack_ts: str | None, now: datetime) -> None:
+        self._finish(alert_id, state="sent", slack_ts=slack_ts, sent_at=now, error=None)
+
+    def mark_failed(self, alert_id: int, reason: str) -> None:
+        self._finish(alert_id, state="failed", error=reason[:200])
+
+    def mark_retry(self, alert_id: int, at: datetime, reason: str) -> None:
+        self._finish(alert_id, state="pending", next_attempt_at=at, error=reason[:200])
+
+    def _finish(self, alert_id: int, **values: Any) -> None:
+        with self._session() as session:
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(lease_owner=None, lease_until=None, **values)
+            )
+
+    def alerts(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Alert rows as mappings (for the CLI, metrics and tests)."""
+        with self._session() as session:
+            query = select(AlertRow).order_by(AlertRow.id)
+            if state:
+                query = query.where(AlertRow.state == state)
+            return [
+                {c.name: getattr(row, c.name) for c in AlertRow.__table__.columns}
+                for row in session.scalars(query)
+            ]
+
+    def alert_counts(self) -> dict[str, int]:
+        with self._session() as session:
+            rows = session.execute(select(AlertRow.state, func.count()).group_by(AlertRow.state))
+            return {state: int(count) for state, count in rows}
+
+    # housekeeping ----------------------------------------------------------------------------
+
+    def prune(self, before: datetime) -> int:
+        """Delete items seen before ``before`` that no pending alert still needs."""
+        with self._session() as session:
+            pending = select(AlertRow.item_id).where(AlertRow.state == "pending")
+            result = session.execute(
+                delete(ItemRow).where(and_(ItemRow.seen_at < before, ItemRow.id.not_in(pending)))
+            )
+            return int(result.rowcount or 0)

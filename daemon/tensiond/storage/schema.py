@@ -1,0 +1,117 @@
+"""The database schema as SQLAlchemy 2.x typed models.
+
+Alembic migrations in ``migrations/`` create it; tests compare the two so they never drift.
+Every claim of work (a due feed, a pending alert) is a lease: ``lease_owner`` and ``lease_until``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC as naive timestamps everywhere and returns aware datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware values")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class FeedRow(Base):
+    __tablename__ = "feeds"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(200))
+    next_poll_at: Mapped[datetime | None]
+    last_polled_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_feeds_due", "active", "next_poll_at"),)
+
+
+class ItemRow(Base):
+    __tablename__ = "items"
+
+    id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    feed_url: Mapped[str] = mapped_column(String(2048))
+    feed_name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(2048))
+    published: Mapped[datetime | None]
+    seen_at: Mapped[datetime]
+    classified: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        Index("ix_items_unclassified", "classified", "seen_at"),
+        Index("ix_items_seen_at", "seen_at"),
+    )
+
+
+class ClassificationRow(Base):
+    __tablename__ = "classifications"
+
+    item_id: Mapped[str] = mapped_column(
+        String(512), ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(40))
+    tension: Mapped[int]
+    probabilities: Mapped[dict[str, Any]]
+    actors: Mapped[dict[str, Any]]
+    modality: Mapped[str] = mapped_column(String(20))
+    why: Mapped[dict[str, Any]]
+    model_version: Mapped[str] = mapped_column(String(100))
+    classified_at: Mapped[datetime]
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+
+    __table_args__ = (Index("ix_classifications_label_tension", "label", "tension"),)
+
+
+class AlertRow(Base):
+    """The outbox: committed before Slack is called, marked sent with Slack's ``ts`` after."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(700), unique=True)
+    item_id: Mapped[str] = mapped_column(String(512))
+    route: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    slack_ts: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_alerts_pending", "state", "next_attempt_at"),)

@@ -1,0 +1,130 @@
+"""A Slack-compatible Web API server on loopback for tests: records every request.
+
+It speaks the real protocol slack-sdk uses (``POST /api/<method>``, JSON or form bodies, a Bearer
+token) and can be scripted to answer 429 with Retry-After, 5xx, ``ok: false`` errors, slow replies
+or connection resets, per request, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+
+@dataclass
+class Reply:
+    """One scripted answer: an HTTP status, a JSON body, headers, a delay, or a reset."""
+
+    status: int = 200
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    reset: bool = False
+
+
+@dataclass
+class Request:
+    method: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+
+
+class SlackServer:
+    """``with SlackServer() as slack: ...``; ``slack.url`` goes into ``slack.api_url``."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.script: list[Reply] = []
+        self.lock = threading.Lock()
+        self.counter = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                owner._handle(self)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def __enter__(self) -> SlackServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def then(self, *replies: Reply) -> None:
+        """Queue scripted replies; once they run out, every call succeeds."""
+        with self.lock:
+            self.script.extend(replies)
+
+    def posts(self, method: str = "chat.postMessage") -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests if r.method == method]
+
+    def wait_for(self, count: int, timeout: float = 30.0, method: str = "chat.postMessage") -> list[Request]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.posts(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        return self.posts(method)
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length).decode() if length else ""
+        kind = handler.headers.get("Content-Type", "")
+        body: dict[str, Any] = json.loads(raw) if "json" in kind and raw else dict(parse_qsl(raw))
+        method = handler.path.rsplit("/", 1)[-1]
+        with self.lock:
+            self.requests.append(Request(method, body, dict(handler.headers), time.monotonic()))
+            reply = self.script.pop(0) if self.script else None
+            self.counter += 1
+            number = self.counter
+        if reply and reply.delay:
+            time.sleep(reply.delay)
+        if reply and reply.reset:
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            handler.connection.close()
+            return
+        status = reply.status if reply else 200
+        payload = reply.body if reply and reply.body is not None else self._ok(method, body, number)
+        data = json.dumps(payload).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
+        handler.send_header("Content-Length", str(len(data)))
+        for key, value in (reply.headers if reply else {}).items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    @staticmethod
+    def _ok(method: str, body: dict[str, Any], number: int) -> dict[str, Any]:
+        return {"ok": True, "channel": body.get("channel", "C0"), "ts": f"1700000000.{number:06d}"}
+
+
+@contextmanager
+def slack_server() -> Iterator[SlackServer]:
+    with SlackServer() as server:
+        yield server
