@@ -146,3 +146,14 @@ def test_pruning_keeps_what_a_pending_alert_needs(repository: Repository) -> Non
     assert repository.prune(NOW - timedelta(days=30)) == 1
     assert repository.item("https://news.example/1") is not None
     assert repository.item("https://news.example/2") is None
+
+
+def test_the_same_article_through_two_feeds_with_different_guids_is_one_item(
+    repository: Repository,
+) -> None:
+    first = item(1, id="guid:aaa", link="https://News.example/story?utm_source=rss&id=7")
+    second = item(1, id="guid:bbb", link="https://news.example/story?id=7&utm_medium=feed")
+    assert len(repository.add_items([first])) == 1
+    assert repository.add_items([second]) == []
+    third = item(1, id="guid:ccc", link="https://news.example/story?id=8")
+    assert len(repository.add_items([third])) == 1

@@ -14,6 +14,8 @@ from typing import Any, Protocol, TextIO
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.jitter import RandomJitter
 
 from tensiond.alerts.retry import ServerErrorRetryHandler
 from tensiond.config.schema import SlackSettings
@@ -39,6 +41,7 @@ PERMANENT = frozenset(
         "invalid_arguments",
     }
 )
+BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=0.5, jitter=RandomJitter())
 NEEDS_FALLBACK = frozenset({"invalid_blocks", "msg_too_long", "invalid_blocks_format"})
 
 
@@ -69,8 +72,8 @@ class SlackSender:
             base_url=settings.api_url,
             timeout=int(settings.timeout.total_seconds()),
             retry_handlers=[
-                ConnectionErrorRetryHandler(max_retry=settings.max_retries),
-                ServerErrorRetryHandler(max_retry=settings.max_retries),
+                ConnectionErrorRetryHandler(settings.max_retries, BACKOFF),
+                ServerErrorRetryHandler(settings.max_retries, BACKOFF),
             ],
         )
 

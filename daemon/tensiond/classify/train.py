@@ -88,7 +88,8 @@ def fit_task(
         nn.Linear(options.hidden, classes),
     )
     counts = np.bincount(targets, minlength=classes).astype(np.float32)
-    weights = torch.tensor(counts.sum() / np.maximum(counts, 1) / classes)
+    balance = np.sqrt(counts.mean() / np.maximum(counts, 1))  # soften: sqrt of inverse frequency
+    weights = torch.tensor(balance / balance.mean(), dtype=torch.float32)
     loss_function = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.05)
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay

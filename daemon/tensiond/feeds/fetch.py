@@ -163,6 +163,10 @@ class _Run:
         length = response.headers.get("content-length", "")
         if encoding in ("", "identity") and length.isdigit() and int(length) > cap:
             raise FetchError(feed_url, f"Content-Length {length} over fetch.max_body", "too_large")
+        if response.is_stream_consumed:  # a mock built from bytes: httpx already decoded it
+            body = _Body(feed_url, "identity", cap)
+            body.feed(response.content)
+            return body.finish()
         body = _Body(feed_url, encoding, cap)
         async for chunk in response.aiter_raw():
             body.feed(chunk)

@@ -41,6 +41,23 @@ _BLOCK_TAGS: Final = frozenset(
      "pre", "section", "table", "td", "th", "tr", "ul"}
 )  # fmt: skip
 _SKIPPED_TAGS: Final = frozenset({"script", "style", "template", "noscript", "head"})
+_LOOSE_DATE: Final = re.compile(
+    r"(\d{1,2})\s+([^\W\d]{3,})\.?\s+(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([+-]\d{4})?"
+)
+_MONTHS: Final = {  # English, Portuguese, Spanish, French, German, Italian abbreviations
+    **dict.fromkeys(["jan", "ene", "gen", "jän", "janv"], 1),
+    **dict.fromkeys(["feb", "fev", "fév", "févr"], 2),
+    **dict.fromkeys(["mar", "mär", "mrz"], 3),
+    **dict.fromkeys(["apr", "abr", "avr"], 4),
+    **dict.fromkeys(["may", "mai", "mag"], 5),
+    **dict.fromkeys(["jun", "juin", "giu"], 6),
+    **dict.fromkeys(["jul", "juil", "lug"], 7),
+    **dict.fromkeys(["aug", "ago", "aoû", "aou"], 8),
+    **dict.fromkeys(["sep", "set"], 9),
+    **dict.fromkeys(["oct", "out", "okt", "ott"], 10),
+    **dict.fromkeys(["nov"], 11),
+    **dict.fromkeys(["dec", "dez", "dic", "déc"], 12),
+}
 _PROLOG_TOKEN: Final = re.compile(r"<\?|<!--|<!|<[A-Za-z0-9_]")  # the last one: the root
 _XML_DECLARATION: Final = re.compile(
     r"<\?xml\s+version\s*=\s*([\"'])[\d.]{1,8}\1(\s+encoding\s*=\s*([\"'])[A-Za-z][\w.:-]{0,39}\3)?"
@@ -280,10 +297,29 @@ def _to_datetime(parsed: time.struct_time | None) -> datetime | None:
         return None
 
 
+def _localised_date(text: object) -> datetime | None:
+    """Read an RFC 822 date with foreign month names, as in "Seg, 24 Set 2018 19:42:40 -0300"."""
+    match = _LOOSE_DATE.search(text) if isinstance(text, str) else None
+    word = match[2].lower() if match else ""
+    month = _MONTHS.get(word[:4]) or _MONTHS.get(word[:3])
+    if match is None or month is None:
+        return None
+    day, year, hour, minute, second = (int(match[n] or 0) for n in (1, 3, 4, 5, 6))
+    zone = match[7] if match[7] and match[7][0] in "+-" else "+0000"
+    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5])) * (-1 if zone[0] == "-" else 1)
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC) - offset
+    except ValueError:
+        return None
+
+
 def _published(entry: Mapping[str, Any], now: datetime) -> datetime | None:
     """Published, else updated, as UTC; ``None`` when absent or absurd (before 1990, future)."""
-    moment = _to_datetime(entry.get("published_parsed")) or _to_datetime(
-        entry.get("updated_parsed")
+    moment = (
+        _to_datetime(entry.get("published_parsed"))
+        or _to_datetime(entry.get("updated_parsed"))
+        or _localised_date(entry.get("published"))
+        or _localised_date(entry.get("updated"))
     )
     if moment is None or moment < EARLIEST or moment > now + FUTURE_TOLERANCE:
         return None

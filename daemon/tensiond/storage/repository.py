@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tensiond.exceptions import StorageError
+from tensiond.feeds.ids import canonical_url
 from tensiond.storage.schema import AlertRow, ClassificationRow, FeedRow, ItemRow
 from tensiond.types import Alert, Classification, FeedState, Item, OutboxEntry
 
@@ -146,17 +147,27 @@ class Repository:
     # items -----------------------------------------------------------------------------------
 
     def add_items(self, items: Sequence[Item]) -> list[Item]:
-        """Store items not seen before (by canonical id) and return only those."""
-        unique = list({item.id: item for item in items}.values())
-        if not unique:
+        """Store items not seen before and return only those.
+
+        An item is known when its canonical id is, or when its link (tracking parameters
+        removed) is: the same article through two feeds with different guids is one item.
+        """
+        if not items:
             return []
+        keys = {item.id: canonical_url(item.link) if item.link else None for item in items}
         with self._session() as session:
-            known = set(
-                session.scalars(select(ItemRow.id).where(ItemRow.id.in_([i.id for i in unique])))
-            )
-            fresh = [item for item in unique if item.id not in known]
-            for item in fresh:
-                row = {**asdict(item), "classified": False}
+            ids = list(keys)
+            links = [key for key in keys.values() if key]
+            known = set(session.scalars(select(ItemRow.id).where(ItemRow.id.in_(ids))))
+            known |= set(session.scalars(select(ItemRow.url_key).where(ItemRow.url_key.in_(links))))
+            fresh = []
+            for item in items:
+                url_key = keys[item.id]
+                if item.id in known or (url_key and url_key in known):
+                    continue
+                known.update(key for key in (item.id, url_key) if key)
+                fresh.append(item)
+                row = {**asdict(item), "url_key": url_key, "classified": False}
                 session.execute(self._insert(ItemRow).values(**row).on_conflict_do_nothing())
             return fresh
 

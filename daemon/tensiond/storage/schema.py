@@ -64,6 +64,7 @@ class ItemRow(Base):
     title: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(2048))
+    url_key: Mapped[str | None] = mapped_column(String(2048))
     published: Mapped[datetime | None]
     seen_at: Mapped[datetime]
     classified: Mapped[bool] = mapped_column(default=False)
@@ -71,6 +72,7 @@ class ItemRow(Base):
     __table_args__ = (
         Index("ix_items_unclassified", "classified", "seen_at"),
         Index("ix_items_seen_at", "seen_at"),
+        Index("ix_items_url_key", "url_key"),
     )
 
 

@@ -40,12 +40,14 @@ def upgrade() -> None:
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("link", sa.String(2048)),
+        sa.Column("url_key", sa.String(2048)),
         sa.Column("published", UTCDateTime()),
         sa.Column("seen_at", UTCDateTime(), nullable=False),
         sa.Column("classified", sa.Boolean(), nullable=False),
     )
     op.create_index("ix_items_unclassified", "items", ["classified", "seen_at"])
     op.create_index("ix_items_seen_at", "items", ["seen_at"])
+    op.create_index("ix_items_url_key", "items", ["url_key"])
     op.create_table(
         "classifications",
         sa.Column(

@@ -1,0 +1,130 @@
+"""A farm of feed servers on loopback for benchmarks, in its own process.
+
+Serves N feeds over several ports (so per-host limits behave as with many outlets), each with an
+ETag and Last-Modified that change only when the feed is bumped, so conditional GETs get 304.
+Feed bodies are RSS 2.0 built from the team's corpus texts (never from third-party feeds).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import random
+import threading
+from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def corpus_texts() -> list[str]:
+    texts = []
+    for path in sorted((ROOT / "models" / "corpus").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                texts.append(json.loads(line)["text"])
+    return texts
+
+
+def build_feed(number: int, version: int, texts: list[str], items: int) -> bytes:
+    rng = random.Random(number * 1000 + version)
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    entries = []
+    for index in range(items):
+        text = rng.choice(texts)
+        title, _, rest = text.partition(". ")
+        link = f"https://outlet{number}.example/story/{version}-{index}"
+        when = format_datetime(now - timedelta(minutes=index * 17 + version))
+        entries.append(
+            f"<item><title>{escape(title[:200])}</title><link>{link}</link>"
+            f"<guid>{link}</guid><pubDate>{when}</pubDate>"
+            f"<description>&lt;p&gt;{escape(rest or text)}&lt;/p&gt;</description></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>Outlet {number}</title><link>https://outlet{number}.example/</link>"
+        f"<description>bench</description>{''.join(entries)}</channel></rss>"
+    ).encode()
+
+
+def _serve(ports: list[int], feeds: int, items: int, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
+    texts = corpus_texts()
+    versions = dict.fromkeys(range(feeds), 0)
+    bodies = {n: build_feed(n, 0, texts, items) for n in range(feeds)}
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802  bump: body is a JSON list of feed numbers
+            numbers = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with lock:
+                for number in numbers:
+                    versions[number] += 1
+                    bodies[number] = build_feed(number, versions[number], texts, items)
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self) -> None:  # noqa: N802
+            number = int(self.path.strip("/").split(".")[0].removeprefix("feed"))
+            with lock:
+                version, body = versions[number], bodies[number]
+            etag = f'"{number}-{version}"'
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+    servers = []
+    for port in ports:
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server.daemon_threads = True
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    ready.set()
+    threading.Event().wait()
+
+
+class FeedFarm:
+    """``with FeedFarm(500) as farm: farm.urls; farm.bump([1, 2])``."""
+
+    def __init__(self, feeds: int, items: int = 40, ports: int = 25, base_port: int = 18100) -> None:
+        self.feeds, self.items = feeds, items
+        self.ports = [base_port + offset for offset in range(ports)]
+        self.urls = [f"http://127.0.0.1:{self.ports[n % ports]}/feed{n}.xml" for n in range(feeds)]
+
+    def __enter__(self) -> FeedFarm:
+        ready = multiprocessing.Event()
+        self.process = multiprocessing.Process(
+            target=_serve, args=(self.ports, self.feeds, self.items, ready), daemon=True
+        )
+        self.process.start()
+        ready.wait(60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.join(5)
+
+    def bump(self, numbers: list[int]) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.ports[0]}/bump", data=json.dumps(numbers).encode(), method="POST"
+        )
+        urllib.request.urlopen(request, timeout=30).read()
