@@ -11,8 +11,8 @@ import json
 import multiprocessing
 import random
 import threading
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -59,7 +59,7 @@ def _serve(ports: list[int], feeds: int, items: int, ready: multiprocessing.Even
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802  bump: body is a JSON list of feed numbers
+        def do_POST(self) -> None:
             numbers = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
                 for number in numbers:
@@ -69,7 +69,7 @@ def _serve(ports: list[int], feeds: int, items: int, ready: multiprocessing.Even
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             number = int(self.path.strip("/").split(".")[0].removeprefix("feed"))
             with lock:
                 version, body = versions[number], bodies[number]
@@ -103,7 +103,9 @@ def _serve(ports: list[int], feeds: int, items: int, ready: multiprocessing.Even
 class FeedFarm:
     """``with FeedFarm(500) as farm: farm.urls; farm.bump([1, 2])``."""
 
-    def __init__(self, feeds: int, items: int = 40, ports: int = 25, base_port: int = 18100) -> None:
+    def __init__(
+        self, feeds: int, items: int = 40, ports: int = 25, base_port: int = 18100
+    ) -> None:
         self.feeds, self.items = feeds, items
         self.ports = [base_port + offset for offset in range(ports)]
         self.urls = [f"http://127.0.0.1:{self.ports[n % ports]}/feed{n}.xml" for n in range(feeds)]
@@ -125,6 +127,8 @@ class FeedFarm:
         import urllib.request
 
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.ports[0]}/bump", data=json.dumps(numbers).encode(), method="POST"
+            f"http://127.0.0.1:{self.ports[0]}/bump",
+            data=json.dumps(numbers).encode(),
+            method="POST",
         )
         urllib.request.urlopen(request, timeout=30).read()

@@ -22,14 +22,13 @@ from pathlib import Path
 import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from feedfarm import FeedFarm  # noqa: E402
-
-from tensiond import pipeline  # noqa: E402
-from tensiond.app import open_repository  # noqa: E402
-from tensiond.clock import SimulatedClock  # noqa: E402
-from tensiond.config.load import settings_from_mapping  # noqa: E402
-from tensiond.feeds.fetch import Fetcher  # noqa: E402
-from tensiond.metrics import Metrics  # noqa: E402
+from feedfarm import FeedFarm
+from tensiond import pipeline
+from tensiond.app import open_repository
+from tensiond.clock import SimulatedClock
+from tensiond.config.load import settings_from_mapping
+from tensiond.feeds.fetch import Fetcher
+from tensiond.metrics import Metrics
 
 
 def services(urls: list[str], state: Path) -> pipeline.Services:

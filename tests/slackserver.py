@@ -51,7 +51,7 @@ class SlackServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 owner._handle(self)
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
@@ -82,7 +82,9 @@ class SlackServer:
         with self.lock:
             return [r for r in self.requests if r.method == method]
 
-    def wait_for(self, count: int, timeout: float = 30.0, method: str = "chat.postMessage") -> list[Request]:
+    def wait_for(
+        self, count: int, timeout: float = 30.0, method: str = "chat.postMessage"
+    ) -> list[Request]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.posts(method)
@@ -105,7 +107,9 @@ class SlackServer:
         if reply and reply.delay:
             time.sleep(reply.delay)
         if reply and reply.reset:
-            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            handler.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
             handler.connection.close()
             return
         status = reply.status if reply else 200

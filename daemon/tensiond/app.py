@@ -41,9 +41,7 @@ def make_sender(settings: Settings) -> Sender:
     token = os.environ.get(settings.slack.token_env, "").strip()
     if token:
         return SlackSender(settings.slack, token)
-    log.warning(
-        "slack_disabled reason=no_token env=%s alerts=console", settings.slack.token_env
-    )
+    log.warning("slack_disabled reason=no_token env=%s alerts=console", settings.slack.token_env)
     return ConsoleSender()
 
 

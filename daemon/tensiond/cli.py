@@ -1,13 +1,13 @@
 """The ``tensiond`` command line.
 
-    tensiond run --config PATH          the daemon
-    tensiond once --config PATH         one poll cycle, deliver, exit
-    tensiond check-config PATH          validate a config; every problem with its path
-    tensiond classify                   JSONL in (id, text[, summary]) -> JSONL out, same order
-    tensiond score "headline"           a readable verdict
-    tensiond train / evaluate FILE      the classifier's training and evaluation
-    tensiond demo                       the offline demo: local sample feeds, console alerts
-    tensiond healthcheck                exit 0 when the running daemon answers /healthz
+tensiond run --config PATH          the daemon
+tensiond once --config PATH         one poll cycle, deliver, exit
+tensiond check-config PATH          validate a config; every problem with its path
+tensiond classify                   JSONL in (id, text[, summary]) -> JSONL out, same order
+tensiond score "headline"           a readable verdict
+tensiond train / evaluate FILE      the classifier's training and evaluation
+tensiond demo                       the offline demo: local sample feeds, console alerts
+tensiond healthcheck                exit 0 when the running daemon answers /healthz
 """
 
 from __future__ import annotations
@@ -81,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not arguments.command:
         build_parser().print_help()
         return 2
-    logs.configure(os.environ.get("TENSIOND_LOG_LEVEL", "INFO"), os.environ.get("TENSIOND_LOG_FORMAT", "text"))
+    logs.configure(
+        os.environ.get("TENSIOND_LOG_LEVEL", "INFO"), os.environ.get("TENSIOND_LOG_FORMAT", "text")
+    )
     try:
         return _dispatch(arguments)
     except ConfigError as error:

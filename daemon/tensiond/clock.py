@@ -1,6 +1,7 @@
 """The one place tensiond reads the time.
 
-Everything else receives ``now`` as an argument; tests and ``replay`` pass a :class:`SimulatedClock`.
+Everything else receives ``now`` as an argument; tests and replays pass a
+:class:`SimulatedClock`.
 """
 
 from __future__ import annotations

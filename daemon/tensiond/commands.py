@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tensiond import app, logs, pipeline
@@ -117,7 +117,9 @@ def classify(arguments: argparse.Namespace) -> int:
     batch: list[dict[str, str]] = []
 
     def flush() -> None:
-        stories = [Story(str(r["id"]), prepare(r["text"], str(r.get("summary") or ""))) for r in batch]
+        stories = [
+            Story(str(r["id"]), prepare(r["text"], str(r.get("summary") or ""))) for r in batch
+        ]
         for row, verdict in zip(batch, classifier.classify(stories), strict=True):
             out = {
                 "id": row["id"],
@@ -158,7 +160,9 @@ def train(arguments: argparse.Namespace) -> int:
     settings = _settings(arguments.config)
     examples = load_corpus(Path(arguments.corpus))
     encoder = Encoder(resolve_encoder(settings.model.encoder, settings.base_dir))
-    options = TrainOptions(Path(arguments.corpus), Path(arguments.output), arguments.seed, arguments.epochs)
+    options = TrainOptions(
+        Path(arguments.corpus), Path(arguments.output), arguments.seed, arguments.epochs
+    )
     progress = _progress_bar()
     result = fit(encoder, examples, options, cache=Path(".cache/embeddings"), progress=progress)
     print(f"examples: {result.sizes}")
@@ -169,7 +173,7 @@ def train(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar():  # type: ignore[no-untyped-def]
+def _progress_bar() -> Callable[[str, int, int], None]:
     from tqdm import tqdm
 
     bars: dict[str, tqdm] = {}
@@ -205,12 +209,15 @@ def evaluate(arguments: argparse.Namespace) -> int:
     others = [v for v, e in zip(verdicts, examples, strict=True) if e.label == "other"]
     if others:
         over = sum(v.tension >= threshold for v in others)
-        print(f"\n'other' items at or over the alert threshold ({threshold:g}): "
-              f"{over}/{len(others)} = {over / len(others):.1%}")
+        print(
+            f"\n'other' items at or over the alert threshold ({threshold:g}): "
+            f"{over}/{len(others)} = {over / len(others):.1%}"
+        )
     conflict = [v for v, e in zip(verdicts, examples, strict=True) if e.label == "armed_conflict"]
     if conflict:
         over = sum(v.tension >= threshold for v in conflict)
-        print(f"armed_conflict items at or over it: {over}/{len(conflict)} = {over / len(conflict):.1%}")
+        share = over / len(conflict)
+        print(f"armed_conflict items at or over it: {over}/{len(conflict)} = {share:.1%}")
     return 0
 
 
@@ -227,7 +234,9 @@ def demo(arguments: argparse.Namespace) -> int:
         if not settings.state_dir and not settings.storage.url:
             settings = settings.model_copy(update={"state_dir": state})
         server = serve_demo_feeds(arguments.port)
-        print(f"demo feeds on http://127.0.0.1:{arguments.port}/ ; config {config}", file=sys.stderr)
+        print(
+            f"demo feeds on http://127.0.0.1:{arguments.port}/ ; config {config}", file=sys.stderr
+        )
         try:
             return once(arguments, settings) if arguments.once else run(arguments, settings)
         finally:
@@ -240,7 +249,8 @@ def healthcheck(arguments: argparse.Namespace) -> int:
         print("http.listen is empty: no health endpoint to check", file=sys.stderr)
         return 1
     host, _, port = listen.rpartition(":")
-    host = "127.0.0.1" if host in ("", "0.0.0.0", "[::]") else host.strip("[]")
+    any_address = ("", "0.0.0.0", "[::]")  # noqa: S104 (compared, not bound)
+    host = "127.0.0.1" if host in any_address else host.strip("[]")
     try:
         with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=5) as response:
             return 0 if response.status == 200 else 1

@@ -24,7 +24,7 @@ def _rss(feed: dict[str, Any], now: datetime) -> str:
         when = format_datetime(now - timedelta(hours=item["hours_ago"]))
         entries.append(
             f"<item><title>{escape(item['title'])}</title><link>{escape(item['link'])}</link>"
-            f"<guid isPermaLink=\"false\">{escape(item['guid'])}</guid><pubDate>{when}</pubDate>"
+            f'<guid isPermaLink="false">{escape(item["guid"])}</guid><pubDate>{when}</pubDate>'
             f"<description>{escape(item['summary'])}</description></item>"
         )
     return (
@@ -39,7 +39,7 @@ def _atom(feed: dict[str, Any], now: datetime) -> str:
     for item in feed["items"]:
         when = (now - timedelta(hours=item["hours_ago"])).isoformat(timespec="seconds")
         entries.append(
-            f"<entry><title>{escape(item['title'])}</title><link href=\"{escape(item['link'])}\"/>"
+            f'<entry><title>{escape(item["title"])}</title><link href="{escape(item["link"])}"/>'
             f"<id>{escape(item['guid'])}</id><updated>{when}</updated>"
             f"<summary>{escape(item['summary'])}</summary></entry>"
         )
@@ -68,7 +68,7 @@ def serve_demo_feeds(port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     feeds = load_demo_feeds()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             feed = feeds.get(self.path.split("?", 1)[0])
             if feed is None:
                 self.send_error(404)

@@ -24,7 +24,7 @@ class HealthServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 owner._answer(self)
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
@@ -38,7 +38,7 @@ class HealthServer:
     @property
     def address(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host!s}:{port}"
 
     def start(self) -> None:
         self.thread.start()

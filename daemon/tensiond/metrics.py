@@ -11,7 +11,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.fetches = Counter("tensiond_fetches", "Feed fetches by outcome", ["outcome"], registry=r)
+        self.fetches = Counter(
+            "tensiond_fetches", "Feed fetches by outcome", ["outcome"], registry=r
+        )
         self.fetch_errors = Counter(
             "tensiond_fetch_errors", "Feed fetch and parse errors by kind", ["kind"], registry=r
         )
@@ -19,9 +21,7 @@ class Metrics:
         self.classifications = Counter(
             "tensiond_classifications", "Items classified by label", ["label"], registry=r
         )
-        self.alerts = Counter(
-            "tensiond_alerts", "Alerts by state reached", ["state"], registry=r
-        )
+        self.alerts = Counter("tensiond_alerts", "Alerts by state reached", ["state"], registry=r)
         self.slack_requests = Counter(
             "tensiond_slack_requests", "Slack API calls by outcome", ["outcome"], registry=r
         )
@@ -37,7 +37,9 @@ class Metrics:
         self.config_last_reload_ok = Gauge(
             "tensiond_config_last_reload_ok", "1 if the last reload was applied", registry=r
         )
-        self.ready = Gauge("tensiond_ready", "1 once config, database and model are loaded", registry=r)
+        self.ready = Gauge(
+            "tensiond_ready", "1 once config, database and model are loaded", registry=r
+        )
         self.last_cycle = Gauge(
             "tensiond_last_poll_timestamp_seconds", "When the last poll cycle ended", registry=r
         )

@@ -72,8 +72,10 @@ def _outcome(result: FetchResult) -> str:
     return "not_modified" if result.status == 304 else "ok"
 
 
-def _handle(services: Services, state: FeedState, result: FetchResult, now: datetime) -> int:
-    """Parse and store one feed's result, schedule its next poll; returns the new item count."""
+def _handle(
+    services: Services, state: FeedState, result: FetchResult, now: datetime
+) -> tuple[int, bool]:
+    """Parse and store one feed's result, schedule its next poll; returns (new items, failed)."""
     error: Exception | None = result.error
     items: tuple[Item, ...] = ()
     if error is None and result.status != 304 and result.content is not None:
@@ -81,7 +83,9 @@ def _handle(services: Services, state: FeedState, result: FetchResult, now: date
             parsed = parse_feed(result.content, result.headers, state.url, state.name, now)
             items = parsed.items
             if parsed.bozo:
-                log.info("feed_bozo feed=%s reason=%r items=%d", state.name, parsed.bozo, len(items))
+                log.info(
+                    "feed_bozo feed=%s reason=%r items=%d", state.name, parsed.bozo, len(items)
+                )
         except FeedError as parse_error:
             error = parse_error
     outcome = "error" if error is not None else _outcome(result)
@@ -115,7 +119,7 @@ def _handle(services: Services, state: FeedState, result: FetchResult, now: date
             state.name, result.status, len(items), len(new), next_at.isoformat(timespec="seconds"),
         )  # fmt: skip
     services.metrics.items.inc(len(new))
-    return len(new)
+    return len(new), error is not None
 
 
 def poll(services: Services) -> PollReport:
@@ -130,9 +134,9 @@ def poll(services: Services) -> PollReport:
     now = services.clock.now()
     new = errors = 0
     for state, result in zip(due, results, strict=True):
-        count = _handle(services, state, result, now)
+        count, failed = _handle(services, state, result, now)
         new += count
-        errors += result.error is not None
+        errors += failed
     services.metrics.last_cycle.set(now.timestamp())
     return PollReport(len(due), new, errors)
 

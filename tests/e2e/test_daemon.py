@@ -49,7 +49,9 @@ def environment() -> dict[str, str]:
     return {**os.environ, "TENSIOND_TEST_TOKEN": "xoxb-e2e-token", "PYTHONUNBUFFERED": "1"}
 
 
-def test_the_daemon_alerts_once_and_stops_cleanly_on_sigterm(tmp_path: Path, demo_feeds: str) -> None:
+def test_the_daemon_alerts_once_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, demo_feeds: str
+) -> None:
     with SlackServer() as slack:
         config = write_config(tmp_path, demo_feeds, slack.url)
         log = (tmp_path / "stderr.log").open("w")
@@ -58,8 +60,10 @@ def test_the_daemon_alerts_once_and_stops_cleanly_on_sigterm(tmp_path: Path, dem
             env=environment(), stdout=subprocess.PIPE, stderr=log, cwd=tmp_path,
         )  # fmt: skip
         try:
-            posts = slack.wait_for(1, timeout=120)
-            assert posts, (tmp_path / "stderr.log").read_text()
+            deadline = time.monotonic() + 120
+            while not slack.posts() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert slack.posts(), (tmp_path / "stderr.log").read_text()
             time.sleep(3)
             posts = slack.posts()
             texts = [p.body["text"] for p in posts]
@@ -83,11 +87,15 @@ def test_once_polls_delivers_and_exits(tmp_path: Path, demo_feeds: str) -> None:
     with SlackServer() as slack:
         config = write_config(tmp_path, demo_feeds, slack.url)
         command = [sys.executable, "-m", "tensiond", "once", "--config", str(config)]
-        result = subprocess.run(command, env=environment(), capture_output=True, text=True, timeout=180)
+        result = subprocess.run(
+            command, env=environment(), capture_output=True, text=True, timeout=180
+        )
         assert result.returncode == 0, result.stderr
         first = len(slack.posts())
         assert first >= 3
-        again = subprocess.run(command, env=environment(), capture_output=True, text=True, timeout=180)
+        again = subprocess.run(
+            command, env=environment(), capture_output=True, text=True, timeout=180
+        )
         assert again.returncode == 0
         assert len(slack.posts()) == first, "a story seen again must not alert again"
 
@@ -95,7 +103,11 @@ def test_once_polls_delivers_and_exits(tmp_path: Path, demo_feeds: str) -> None:
 def test_classify_speaks_the_jsonl_contract(tmp_path: Path) -> None:
     stories = [
         {"id": "a", "text": "North Korea fires ballistic missile into the sea off its east coast"},
-        {"id": 7, "text": "Late missile from 30 yards wins the derby", "summary": "A stunning strike."},
+        {
+            "id": 7,
+            "text": "Late missile from 30 yards wins the derby",
+            "summary": "A stunning strike.",
+        },
         {"id": "c", "text": "EU imposes new sanctions on Russian banks"},
     ]
     stdin = "\n".join(json.dumps(s) for s in stories) + "\n"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import email.utils
+import threading
 import time
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ import pytest
 
 from tensiond.config.schema import FetchSettings
 from tensiond.exceptions import BlockedAddressError, FetchError
-from tensiond.feeds.fetch import ERROR_KINDS, Fetcher, parse_max_age, parse_retry_after
+from tensiond.feeds.fetch import ERROR_KINDS, Fetcher
 from tensiond.feeds.netguard import system_resolve
 from tensiond.types import FetchRequest, FetchResult
 from tests.feedserver import FeedServer, Route, zeros
@@ -25,7 +26,6 @@ FEED = b"""<?xml version="1.0" encoding="utf-8"?>
 <item><title>Border talks resume</title><link>https://news.example/a</link></item>
 </channel></rss>"""
 MIB = 2**20
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -275,31 +275,18 @@ def test_a_bug_in_the_transport_is_raised() -> None:
         mock_fetch(broken)
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        pytest.param("120", 120.0, id="seconds"),
-        pytest.param("Sun, 01 Mar 2026 12:05:00 GMT", 300.0, id="http-date"),
-        pytest.param("Sun, 01 Mar 2026 11:00:00 GMT", 0.0, id="date-in-the-past"),
-        pytest.param("soon", None, id="garbage"),
-        pytest.param("-5", None, id="negative"),
-        pytest.param(None, None, id="absent"),
-    ],
-)
-def test_parse_retry_after(value: str | None, expected: float | None) -> None:
-    assert parse_retry_after(value, NOW) == expected
+def test_a_hanging_dns_lookup_is_cut_at_the_deadline() -> None:
+    release = threading.Event()
 
+    def resolver(host: str, port: int) -> Sequence[str]:
+        release.wait(10)
+        return ["93.184.216.34"]
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        pytest.param("max-age=600", 600.0, id="plain"),
-        pytest.param("public, s-maxage=10, max-age=60", 60.0, id="among-others"),
-        pytest.param('max-age="30"', 30.0, id="quoted"),
-        pytest.param("no-cache, max-age=600", None, id="no-cache"),
-        pytest.param("private", None, id="absent"),
-        pytest.param(None, None, id="no-header"),
-    ],
-)
-def test_parse_max_age(value: str | None, expected: float | None) -> None:
-    assert parse_max_age(value) == expected
+    fetcher = Fetcher(settings(allow_private_networks=False), resolver=resolver)
+    started = time.monotonic()
+    try:
+        [result] = fetcher.fetch_all([FetchRequest("http://slow-dns.test/rss")])
+    finally:
+        release.set()
+    assert kind_of(result) == "timeout"
+    assert time.monotonic() - started < 3

@@ -37,7 +37,9 @@ def slack():  # type: ignore[no-untyped-def]
 
 
 def services(repository: Repository, slack: SlackServer, tmp_path: Path, **slack_settings: object):  # type: ignore[no-untyped-def]
-    settings = make_settings(tmp_path, slack={"api_url": slack.url, "max_retries": 2, **slack_settings})
+    settings = make_settings(
+        tmp_path, slack={"api_url": slack.url, "max_retries": 2, **slack_settings}
+    )
     return pipeline.Services(
         settings=settings,
         repository=repository,
@@ -56,7 +58,9 @@ def enqueue(repository: Repository, *alerts: Alert) -> None:
     repository.enqueue_alerts(list(alerts), [render(a) for a in alerts])
 
 
-def test_an_alert_is_posted_once_with_safe_options_and_marked_sent(repository, slack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_alert_is_posted_once_with_safe_options_and_marked_sent(
+    repository, slack, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     run = services(repository, slack, tmp_path)
     enqueue(repository, alert("a1"))
     assert pipeline.deliver(run).sent == 1
@@ -113,14 +117,16 @@ def test_invalid_blocks_falls_back_to_plain_text_once(repository, slack, tmp_pat
 
 def test_429_holds_only_that_channel_until_retry_after(repository, slack, tmp_path) -> None:  # type: ignore[no-untyped-def]
     run = services(repository, slack, tmp_path)
-    slack.then(Reply(status=429, body={"ok": False, "error": "ratelimited"}, headers={"Retry-After": "30"}))
+    slack.then(
+        Reply(status=429, body={"ok": False, "error": "ratelimited"}, headers={"Retry-After": "30"})
+    )
     enqueue(repository, alert("a1", "#busy"), alert("a2", "#busy"), alert("b1", "#quiet"))
     report = pipeline.deliver(run)
     assert report.sent == 1 and report.retried == 1
     assert [p.body["channel"] for p in slack.posts()] == ["#busy", "#quiet"]
     run.clock.advance(timedelta(seconds=10))
     assert pipeline.deliver(run).sent == 0
-    run.clock.advance(timedelta(seconds=25))
+    run.clock.advance(timedelta(seconds=30))  # past Retry-After and its jitter (at most 20%)
     assert pipeline.deliver(run).sent == 2
     assert repository.alert_counts() == {"sent": 3}
     assert run.metrics.slack_ratelimited._value.get() == 1

@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 
 from tensiond.storage.repository import Repository
 from tensiond.storage.schema import Base
-from tensiond.types import Alert, Classification, Item, LABELS
+from tensiond.types import LABELS, Alert, Classification, Item
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -96,7 +96,9 @@ def test_removed_feeds_are_deactivated_not_deleted(repository: Repository) -> No
 
 
 def test_the_outbox_keeps_one_row_per_key(repository: Repository) -> None:
-    assert repository.enqueue_alerts([alert("k1"), alert("k2")], [{"text": "1"}, {"text": "2"}]) == 2
+    assert (
+        repository.enqueue_alerts([alert("k1"), alert("k2")], [{"text": "1"}, {"text": "2"}]) == 2
+    )
     assert repository.enqueue_alerts([alert("k1")], [{"text": "again"}]) == 0
     assert repository.alerted_keys(["k1", "k3"]) == {"k1"}
 
@@ -108,8 +110,13 @@ def test_pending_alerts_are_leased_sent_and_retried(repository: Repository) -> N
     assert repository.claim_pending_alerts(NOW, "two", timedelta(seconds=30)) == []
     repository.mark_sent(claimed[0].id, "1700000000.000001", NOW)
     repository.mark_retry(claimed[1].id, NOW + timedelta(seconds=10), "http_503")
-    assert repository.claim_pending_alerts(NOW + timedelta(seconds=5), "two", timedelta(seconds=30)) == []
-    (retry,) = repository.claim_pending_alerts(NOW + timedelta(seconds=11), "two", timedelta(seconds=30))
+    assert (
+        repository.claim_pending_alerts(NOW + timedelta(seconds=5), "two", timedelta(seconds=30))
+        == []
+    )
+    (retry,) = repository.claim_pending_alerts(
+        NOW + timedelta(seconds=11), "two", timedelta(seconds=30)
+    )
     assert retry.key == "k2" and retry.attempts == 2
     repository.mark_failed(retry.id, "channel_not_found")
     assert repository.alert_counts() == {"sent": 1, "failed": 1}
@@ -126,7 +133,9 @@ def test_racing_replicas_never_claim_the_same_alert(repository: Repository) -> N
     def replica(name: str) -> None:
         mine = []
         for _ in range(10):
-            mine += [e.key for e in repository.claim_pending_alerts(NOW, name, timedelta(minutes=1), 3)]
+            mine += [
+                e.key for e in repository.claim_pending_alerts(NOW, name, timedelta(minutes=1), 3)
+            ]
         with lock:
             claimed.append(mine)
 

@@ -57,7 +57,11 @@ def test_sizes(text: object, size: int) -> None:
 def test_every_problem_is_reported_at_once_with_its_path() -> None:
     problems = problems_of(
         {
-            "feeds": [{"url": "https://ok.example/rss"}, {"url": "file:///etc/passwd"}, {"url": "x"}],
+            "feeds": [
+                {"url": "https://ok.example/rss"},
+                {"url": "file:///etc/passwd"},
+                {"url": "x"},
+            ],
             "fetch": {"timeout": "soon", "max_body": "lots"},
             "alerting": {"default_threshold": 120, "thresholds": {"missiles": 50}},
             "slakc": {},
@@ -75,9 +79,8 @@ def test_every_problem_is_reported_at_once_with_its_path() -> None:
 
 
 def test_unknown_keys_inside_a_feed_are_errors() -> None:
-    assert problems_of({"feeds": [{"url": "https://a.example/", "intervall": "5m"}]}) == [
-        "feeds[0].intervall: unknown key (check the spelling; config/tensiond.yaml lists every option)"
-    ]
+    (problem,) = problems_of({"feeds": [{"url": "https://a.example/", "intervall": "5m"}]})
+    assert problem.startswith("feeds[0].intervall: unknown key (check the spelling")
 
 
 def test_a_repeated_feed_url_is_an_error() -> None:

@@ -158,6 +158,26 @@ def test_lengths_are_capped() -> None:
             datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
             id="offset-to-utc",
         ),
+        pytest.param(
+            "<pubDate>Qua, 04 Fev 2026 10:15:00 -0300</pubDate>",
+            datetime(2026, 2, 4, 13, 15, tzinfo=UTC),
+            id="portuguese-month",
+        ),
+        pytest.param(
+            "<pubDate>mar., 03 févr. 2026 10:00:00 +0100</pubDate>",
+            datetime(2026, 2, 3, 9, 0, tzinfo=UTC),
+            id="french-month",
+        ),
+        pytest.param(
+            "<pubDate>So, 01 Mär 2026 08:00 +0100</pubDate>",
+            datetime(2026, 3, 1, 7, 0, tzinfo=UTC),
+            id="german-month-no-seconds",
+        ),
+        pytest.param(
+            "<pubDate>Sa, 14 Juil 2025 08:00:00</pubDate>",
+            datetime(2025, 7, 14, 8, 0, tzinfo=UTC),
+            id="french-july-no-zone",
+        ),
     ],
 )
 def test_dates(date_xml: str, expected: datetime | None) -> None:
@@ -256,6 +276,17 @@ def test_harmless_entity_declarations_still_work() -> None:
     prolog = '<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY nbsp "&#160;"><!ENTITY org "UN">]>'
     parsed = parse(rss("<item><title>The&nbsp;&org; vote</title></item>", prolog))
     assert parsed.items[0].title == "The UN vote" and parsed.bozo is None
+
+
+def test_netscape_rss091_with_html_entities() -> None:
+    prolog = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE rss PUBLIC '
+        '"-//Netscape Communications//DTD RSS 0.91//EN" '
+        '"http://my.netscape.com/publish/formats/rss-0.91.dtd">'
+    )
+    body = rss("<item><title>Caf&eacute; talks&nbsp;end</title></item>", prolog)
+    [item] = parse(body.replace('version="2.0"', 'version="0.91"')).items
+    assert item.title == "Café talks end"
 
 
 # Hostile input: each must parse or fail as bozo within 2 s, fetch nothing, leak nothing.

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tensiond.config.schema import FetchSettings
-from tensiond.feeds.schedule import Outcome, due, next_poll
+from tensiond.feeds.schedule import Outcome, due, next_poll, parse_max_age, parse_retry_after
 from tensiond.types import FeedState
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -157,3 +157,33 @@ def test_due_feeds_never_polled_first_then_most_overdue() -> None:
 
 def test_nothing_due() -> None:
     assert due([feed("later", NOW + timedelta(minutes=1))], NOW) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("120", 120.0, id="seconds"),
+        pytest.param("Sun, 01 Mar 2026 12:05:00 GMT", 300.0, id="http-date"),
+        pytest.param("Sun, 01 Mar 2026 11:00:00 GMT", 0.0, id="date-in-the-past"),
+        pytest.param("soon", None, id="garbage"),
+        pytest.param("-5", None, id="negative"),
+        pytest.param(None, None, id="absent"),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("max-age=600", 600.0, id="plain"),
+        pytest.param("public, s-maxage=10, max-age=60", 60.0, id="among-others"),
+        pytest.param('max-age="30"', 30.0, id="quoted"),
+        pytest.param("no-cache, max-age=600", None, id="no-cache"),
+        pytest.param("private", None, id="absent"),
+        pytest.param(None, None, id="no-header"),
+    ],
+)
+def test_parse_max_age(value: str | None, expected: float | None) -> None:
+    assert parse_max_age(value) == expected

@@ -16,7 +16,9 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ENTITY = re.compile(r"&(amp|lt|gt);")
 
 
-def alert(title: str, link: str | None = "https://news.example/a", why: tuple[str, ...] = ()) -> Alert:
+def alert(
+    title: str, link: str | None = "https://news.example/a", why: tuple[str, ...] = ()
+) -> Alert:
     return Alert(
         key="k", item_id="i", route="default", channel="#c", label="armed_conflict", tension=88,
         title=title, link=link, source="news.example", actors=("RU", "UA"), modality="actual",
@@ -50,7 +52,8 @@ def test_a_link_in_feed_text_shows_literally_and_only_the_item_url_is_live() -> 
 
 
 @pytest.mark.parametrize(
-    "url", ["javascript:alert(1)", "file:///etc/passwd", "ftp://x/y", "", None, "https://"],
+    "url",
+    ["javascript:alert(1)", "file:///etc/passwd", "ftp://x/y", "", None, "https://"],
     ids=["javascript", "file", "ftp", "empty", "none", "no-host"],
 )
 def test_only_http_links_are_live(url: str | None) -> None:

@@ -13,7 +13,13 @@ from tensiond.config.load import settings_from_mapping
 from tensiond.types import LABELS, Classification, Item
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-REGIONS = {"KP": "east_asia", "KR": "east_asia", "JP": "east_asia", "RU": "russia", "UA": "eastern_europe"}
+REGIONS = {
+    "KP": "east_asia",
+    "KR": "east_asia",
+    "JP": "east_asia",
+    "RU": "russia",
+    "UA": "eastern_europe",
+}
 
 
 def item(**changes: object) -> Item:
@@ -30,7 +36,9 @@ def item(**changes: object) -> Item:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def verdict(label: str = "weapons_test", tension: int = 80, actors: tuple[str, ...] = ("KP",)) -> Classification:
+def verdict(
+    label: str = "weapons_test", tension: int = 80, actors: tuple[str, ...] = ("KP",)
+) -> Classification:
     return Classification(
         item_id="https://news.example/a",
         label=label,

@@ -59,7 +59,9 @@ def test_intensity_cues_raise_conflict_but_never_other() -> None:
 
 
 def test_actor_weights_from_config_scale_tension() -> None:
-    weighted = settings_from_mapping({"scoring": {"actor_weights": {"TW": 1.2}}}, "t", Path(".")).scoring
+    weighted = settings_from_mapping(
+        {"scoring": {"actor_weights": {"TW": 1.2}}}, "t", Path(".")
+    ).scoring
     assert tension(certain("military_posture"), ACTUAL, NONE, ("CN", "TW"), weighted) == 78
 
 

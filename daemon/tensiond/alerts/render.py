@@ -1,9 +1,9 @@
 """Block Kit messages for alerts, with every piece of feed text escaped.
 
 Slack reads ``<...>`` as links and mentions and ``&`` as the start of an entity, so feed text is
-escaped (``&`` ``<`` ``>``) before it goes anywhere in a message; the only live link is the item's own
-URL, http(s) only, with its host shown. Limits: 50 blocks, 3,000 characters a section, a visible
-truncation marker that never splits an entity.
+escaped (``&`` ``<`` ``>``) before it goes anywhere in a message; the only live link is the
+item's own URL, http(s) only, with its host shown. Limits: 50 blocks, 3,000 characters a
+section, a visible truncation marker that never splits an entity.
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ def render(alert: Alert, actor_name: Callable[[str], str] = str) -> dict[str, An
     facts = f"*{label}* · tension *{alert.tension}* {tension_bar(alert.tension)} · {actors}"
     if alert.modality != "actual":
         facts += f" · _{alert.modality}_"
-    source = escape(alert.source) + (f" ({escape(host)})" if host and host not in alert.source else "")
+    source = escape(alert.source) + (
+        f" ({escape(host)})" if host and host not in alert.source else ""
+    )
     when = alert.published.strftime("%Y-%m-%d %H:%M UTC") if alert.published else "time unknown"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": truncate(headline, MAX_SECTION)}},
@@ -87,7 +89,10 @@ def render(alert: Alert, actor_name: Callable[[str], str] = str) -> dict[str, An
     if alert.why:
         why = "Why: " + "; ".join(escape(reason) for reason in alert.why)
         blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(why, MAX_SECTION)}]}
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": truncate(why, MAX_SECTION)}],
+            }
         )
     return {"text": fallback_text(alert), "blocks": blocks[:MAX_BLOCKS]}
 

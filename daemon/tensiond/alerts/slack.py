@@ -99,14 +99,18 @@ class SlackSender:
         except SlackApiError as error:
             raise self._api_error(channel, error) from None
         except (SlackClientError, OSError) as error:
-            raise DeliveryError(channel, f"connection: {type(error).__name__}", retriable=True) from None
+            raise DeliveryError(
+                channel, f"connection: {type(error).__name__}", retriable=True
+            ) from None
         return str(response.get("ts") or "")
 
     @staticmethod
     def _api_error(channel: str, error: SlackApiError) -> DeliveryError:
         response = error.response
         status = response.status_code
-        reason = str(response.get("error") or f"http_{status}") if response.data else f"http_{status}"
+        reason = (
+            str(response.get("error") or f"http_{status}") if response.data else f"http_{status}"
+        )
         if status == 429 or reason == "ratelimited":
             return DeliveryError(
                 channel, "ratelimited", retriable=True, retry_after=_retry_after(response.headers)

@@ -48,7 +48,7 @@ def _parse(line: str, where: str) -> Example:
     if modality not in MODALITIES:
         raise ModelError(f"{where}: unknown modality {modality!r}")
     style = data.get("style", "headline")
-    story = str(data.get("story") or hashlib.sha1(text.encode()).hexdigest()[:12])
+    story = str(data.get("story") or hashlib.sha256(text.encode()).hexdigest()[:12])
     return Example(text, label, modality, story, style if style in STYLES else "headline", where)
 
 
@@ -87,7 +87,7 @@ def _groups(stories: Sequence[str], embeddings: np.ndarray, bar: float) -> list[
     """Union stories whose examples are near-duplicates; return each example's group key."""
     parent = {story: story for story in stories}
 
-    def find(story: str) -> str:
+    def find(story: str) -> str:  # union-find with path halving
         while parent[story] != story:
             parent[story] = parent[parent[story]]
             story = parent[story]

@@ -16,7 +16,9 @@ from tensiond.types import Classification
 _WORD = re.compile(r"\S+")
 
 
-def driving_words(classifier: Classifier, text: str, label: str, top: int = 5) -> list[tuple[str, float]]:
+def driving_words(
+    classifier: Classifier, text: str, label: str, top: int = 5
+) -> list[tuple[str, float]]:
     """Words of ``text`` ranked by how much leaving each out lowers P(label)."""
     words = _WORD.findall(text)[:80]
     if len(words) < 2:
@@ -33,13 +35,14 @@ def explain_text(classifier: Classifier, raw: str) -> str:
     """A readable verdict for one headline or lede."""
     text = prepare(raw)
     verdict: Classification = classifier.classify([Story("score", text)])[0]
+    named = ", ".join(f"{classifier.gazetteer.name(a)} ({a})" for a in verdict.actors)
     lines = [
         text,
         "",
         f"  label     {verdict.label}  ({verdict.probabilities[verdict.label]:.0%})",
         f"  tension   {verdict.tension}/100",
         f"  modality  {verdict.modality}",
-        f"  actors    {', '.join(classifier.gazetteer.name(a) + f' ({a})' for a in verdict.actors) or '-'}",
+        f"  actors    {named or '-'}",
     ]
     if verdict.dyads:
         lines.append(f"  dyads     {', '.join(verdict.dyads)}")

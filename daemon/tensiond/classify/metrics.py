@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,13 +47,15 @@ class Report:
         return "\n".join(lines)
 
 
-def expected_calibration_error(probabilities: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
+def expected_calibration_error(
+    probabilities: np.ndarray, truth: np.ndarray, bins: int = 10
+) -> float:
     """ECE of the top prediction's confidence, equal-width bins."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == truth
     edges = np.linspace(0.0, 1.0, bins + 1)
     total = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         inside = (confidence > low) & (confidence <= high)
         if inside.any():
             total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
@@ -68,7 +71,9 @@ def report(names: Sequence[str], truth: np.ndarray, probabilities: np.ndarray) -
     true_positive = np.diag(confusion).astype(float)
     predicted_count = confusion.sum(axis=0)
     support = confusion.sum(axis=1)
-    precision = np.divide(true_positive, predicted_count, out=np.zeros(size), where=predicted_count > 0)
+    precision = np.divide(
+        true_positive, predicted_count, out=np.zeros(size), where=predicted_count > 0
+    )
     recall = np.divide(true_positive, support, out=np.zeros(size), where=support > 0)
     denominator = precision + recall
     f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(size), where=denominator > 0)

@@ -59,7 +59,9 @@ class Classifier:
         )
         head = Head.load(_resolve(settings.model.head, settings.base_dir, default_head_path()))
         actors = _resolve(settings.actors, settings.base_dir, default_gazetteer_path())
-        return cls(encoder, head, Gazetteer.load(actors), settings.scoring, settings.model.batch_size)
+        return cls(
+            encoder, head, Gazetteer.load(actors), settings.scoring, settings.model.batch_size
+        )
 
     @property
     def version(self) -> str:

@@ -47,6 +47,6 @@ def tension(
     """The tension an item signals, 0..100 (see the module docstring for the formula)."""
     calm = probabilities.get("other", 0.0) + probabilities.get("cooperation", 0.0)
     intensity = scoring.intensity_bonus * cues.score * max(0.0, 1.0 - calm)
-    value = (expected_severity(probabilities, scoring) + intensity)
+    value = expected_severity(probabilities, scoring) + intensity
     value *= modality_factor(modalities, scoring) * actor_weight(actors, scoring)
     return max(0, min(100, round(value)))

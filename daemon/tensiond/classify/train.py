@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -98,13 +99,14 @@ def fit_task(
     generator = torch.Generator().manual_seed(options.seed)
     for epoch in range(options.epochs):
         model.train()
-        for batch in torch.randperm(len(inputs), generator=generator).split(64):
+        order = torch.randperm(len(inputs), generator=generator)
+        for batch in torch.split(order, 64):
             optimiser.zero_grad()
             loss_function(model(inputs[batch]), labels[batch]).backward()
             optimiser.step()
         if progress:
             progress("epochs", epoch + 1, options.epochs)
-    hidden, out = model[1], model[4]
+    hidden, out = cast(nn.Linear, model[1]), cast(nn.Linear, model[4])
     return {
         "hidden.weight": hidden.weight.detach().numpy().copy(),
         "hidden.bias": hidden.bias.detach().numpy().copy(),

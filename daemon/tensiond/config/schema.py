@@ -44,7 +44,9 @@ class FeedSettings(Model):
     def _http_only(cls, url: str) -> str:
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https"):
-            raise ValueError(f"only http and https feeds are allowed, not {parts.scheme or 'no'} scheme")
+            raise ValueError(
+                f"only http and https feeds are allowed, not {parts.scheme or 'no'} scheme"
+            )
         if not parts.hostname:
             raise ValueError("the URL has no host")
         return url.strip()
@@ -61,7 +63,9 @@ class FetchSettings(Model):
     connect_timeout: Duration = timedelta(seconds=5)
     max_body: Size = 15 * 2**20
     max_redirects: int = Field(default=5, ge=0, le=20)
-    user_agent: str = "tensiond/0.1 (geopolitical tension monitor; +https://example.invalid/tensiond)"
+    user_agent: str = (
+        "tensiond/0.1 (geopolitical tension monitor; +https://example.invalid/tensiond)"
+    )
     allow_private_networks: bool = False
     concurrency: int = Field(default=16, ge=1, le=256)
     per_host_concurrency: int = Field(default=2, ge=1, le=64)
@@ -81,7 +85,7 @@ class ModelSettings(Model):
 
 class ScoringSettings(Model):
     severities: dict[str, Score] = Field(
-        default_factory=lambda: {
+        default_factory=lambda: {  # type: ignore[arg-type]
             "weapons_test": 80,
             "armed_conflict": 90,
             "military_posture": 65,
@@ -151,7 +155,7 @@ class AlertingSettings(Model):
 
 class SlackSettings(Model):
     api_url: str = "https://slack.com/api/"
-    token_env: str = "SLACK_BOT_TOKEN"
+    token_env: str = "SLACK_BOT_TOKEN"  # noqa: S105 (the variable's name, not a secret)
     timeout: Duration = timedelta(seconds=10)
     max_retries: int = Field(default=3, ge=0, le=10)
 

@@ -12,13 +12,13 @@ feed comes back as ``FetchResult(error=FetchError(...))`` whose ``kind`` is one 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import re
+import functools
 import zlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 import httpx
@@ -27,6 +27,7 @@ from tensiond.clock import Clock, SystemClock
 from tensiond.config.schema import FetchSettings
 from tensiond.exceptions import FetchError
 from tensiond.feeds.netguard import Resolver, check_host
+from tensiond.feeds.schedule import http_date, parse_max_age, parse_retry_after
 from tensiond.types import FetchRequest, FetchResult
 
 ERROR_KINDS: Final = frozenset(
@@ -38,29 +39,6 @@ ACCEPT: Final = (
 )
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
-_MAX_AGE: Final = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,10})", re.IGNORECASE)
-_NO_CACHE: Final = re.compile(r"(?:^|[,\s])(no-store|no-cache)\b", re.IGNORECASE)
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After value (delta seconds or an HTTP date), never negative."""
-    text = (value or "").strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return max((moment - now).total_seconds(), 0.0)
-
-
-def parse_max_age(value: str | None) -> float | None:
-    """Cache-Control ``max-age`` in seconds; ``None`` if absent or no-store/no-cache."""
-    if not value or _NO_CACHE.search(value):
-        return None
-    match = _MAX_AGE.search(value)
-    return float(match[1]) if match else None
 
 
 class _Body:
@@ -125,9 +103,14 @@ class _Run:
     """One ``fetch_all`` call: a shared client and the concurrency limits."""
 
     def __init__(
-        self, settings: FetchSettings, client: httpx.AsyncClient, resolver: Resolver | None
+        self,
+        settings: FetchSettings,
+        client: httpx.AsyncClient,
+        resolver: Resolver | None,
+        resolving: ThreadPoolExecutor,
     ) -> None:
         self.settings, self.client, self.resolver = settings, client, resolver
+        self.resolving = resolving
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.per_host_concurrency)
@@ -177,9 +160,10 @@ class _Run:
         port = target.port or _DEFAULT_PORTS[target.scheme]
         async with asyncio.timeout(budget):
             if not self.settings.allow_private_networks:
-                await asyncio.to_thread(
+                check = functools.partial(
                     check_host, target.host, port, False, url=request.url, resolver=self.resolver
                 )
+                await asyncio.get_running_loop().run_in_executor(self.resolving, check)
             try:
                 return await self._exchange(target, request)
             except httpx.TimeoutException as error:
@@ -229,7 +213,7 @@ class _Run:
 def _result(request: FetchRequest, hop: _Hop, now: datetime, elapsed: float) -> FetchResult:
     """Turn the last hop into a result: 2xx and 304 are successes, anything else an error."""
     headers = hop.headers
-    server_now = _http_date(headers.get("date")) or now
+    server_now = http_date(headers.get("date")) or now
     error: FetchError | None = None
     if hop.status >= 400:
         kind = "http_4xx" if hop.status < 500 else "http_5xx"
@@ -251,19 +235,13 @@ def _result(request: FetchRequest, hop: _Hop, now: datetime, elapsed: float) -> 
     )
 
 
-def _http_date(value: str | None) -> datetime | None:
-    try:
-        moment = email.utils.parsedate_to_datetime(value or "")
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class Fetcher:
     """Fetches batches of feeds with one HTTP client per batch.
 
     ``transport`` replaces the network (``httpx.MockTransport`` in tests); ``resolver`` replaces
     DNS for the address check; ``clock`` dates Retry-After when the response has no Date.
+    DNS lookups for the check run in threads of each batch's own, left behind when the batch
+    ends, so a lookup that hangs past the deadline does not hold up the batch.
     """
 
     def __init__(
@@ -299,13 +277,16 @@ class Fetcher:
     async def fetch_all_async(self, requests: Sequence[FetchRequest]) -> list[FetchResult]:
         """Fetch every request concurrently; one result per request, in the same order."""
         client = self._client()
+        workers = max(2, min(self._settings.concurrency, 16))
+        resolving = ThreadPoolExecutor(workers, thread_name_prefix="tensiond-dns")
         try:
-            run = _Run(self._settings, client, self._resolver)
+            run = _Run(self._settings, client, self._resolver, resolving)
             now = self._clock.now()
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(run.fetch(request, now)) for request in requests]
             return [task.result() for task in tasks]
         finally:
+            resolving.shutdown(wait=False, cancel_futures=True)
             if self._transport is None:  # a transport passed in belongs to the caller
                 await client.aclose()
 
@@ -316,4 +297,4 @@ class Fetcher:
         return asyncio.run(self.fetch_all_async(requests))
 
     def close(self) -> None:
-        """Release resources; the fetcher holds none between batches, so this does nothing."""
+        """Release resources: each batch releases its own, so there is nothing left to do."""

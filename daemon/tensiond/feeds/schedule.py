@@ -9,13 +9,18 @@ The rules, in order:
   so a hostile header cannot silence a feed for a year);
 * the delay is spread by +- ``jitter`` (a fraction) so feeds do not poll in lockstep, and is never
   below ``min_interval``, the ``max-age`` floor or ``Retry-After``.
+
+The server's hints arrive as header values; :func:`parse_retry_after` and :func:`parse_max_age`
+turn them into the seconds these rules take.
 """
 
 from __future__ import annotations
 
+import email.utils
 import random
+import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
 from tensiond.config.schema import FetchSettings
@@ -24,6 +29,34 @@ from tensiond.types import FeedState
 Outcome = Literal["ok", "not_modified", "error"]
 MAX_AGE_INTERVALS: Final = 4
 _MAX_EXPONENT: Final = 32
+_MAX_AGE: Final = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,10})", re.IGNORECASE)
+_NO_CACHE: Final = re.compile(r"(?:^|[,\s])(no-store|no-cache)\b", re.IGNORECASE)
+
+
+def http_date(value: str | None) -> datetime | None:
+    """Read an HTTP date (``Date``, ``Retry-After``) as an aware datetime; ``None`` if it is not."""
+    try:
+        moment = email.utils.parsedate_to_datetime(value or "")
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After value (delta seconds or an HTTP date), never negative."""
+    text = (value or "").strip()
+    if text.isdigit():
+        return float(text)
+    moment = http_date(text)
+    return None if moment is None else max((moment - now).total_seconds(), 0.0)
+
+
+def parse_max_age(value: str | None) -> float | None:
+    """Cache-Control ``max-age`` in seconds; ``None`` if absent or no-store/no-cache."""
+    if not value or _NO_CACHE.search(value):
+        return None
+    match = _MAX_AGE.search(value)
+    return float(match[1]) if match else None
 
 
 def _backoff(interval: float, failures: int, max_backoff: float) -> float:

@@ -1,4 +1,4 @@
-"""Database engines: SQLite (WAL, busy timeout, ``BEGIN IMMEDIATE``) or PostgreSQL, and migrations."""
+"""Database engines, SQLite (WAL, busy timeout, ``BEGIN IMMEDIATE``) or PostgreSQL; migrations."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def default_state_dir() -> Path:
 
 
 def database_url(configured: str, state_dir: Path) -> str:
-    """The URL to use: the configured one (postgresql:// means psycopg 3), else SQLite in state_dir."""
+    """The configured URL (postgresql:// means psycopg 3), else SQLite in ``state_dir``."""
     if not configured:
         return f"sqlite:///{state_dir / 'tensiond.db'}"
     if configured.startswith(("postgresql://", "postgres://")):
@@ -72,7 +72,9 @@ def migrate(engine: Engine) -> None:
     try:
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as error:

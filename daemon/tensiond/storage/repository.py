@@ -201,12 +201,19 @@ class Repository:
                     "classified_at": now,
                     "score": float(result.tension),
                 }
-                session.execute(self._insert(ClassificationRow).values(**values).on_conflict_do_nothing())
+                session.execute(
+                    self._insert(ClassificationRow).values(**values).on_conflict_do_nothing()
+                )
             ids = [result.item_id for result in results]
             session.execute(update(ItemRow).where(ItemRow.id.in_(ids)).values(classified=True))
 
     def count(self, table: str) -> int:
-        model = {"items": ItemRow, "alerts": AlertRow, "feeds": FeedRow, "classifications": ClassificationRow}[table]
+        model = {
+            "items": ItemRow,
+            "alerts": AlertRow,
+            "feeds": FeedRow,
+            "classifications": ClassificationRow,
+        }[table]
         with self._session() as session:
             return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
@@ -301,4 +308,4 @@ class Repository:
             result = session.execute(
                 delete(ItemRow).where(and_(ItemRow.seen_at < before, ItemRow.id.not_in(pending)))
             )
-            return int(result.rowcount or 0)
+            return int(getattr(result, "rowcount", 0) or 0)

@@ -66,9 +66,7 @@ def upgrade() -> None:
         sa.Column("classified_at", UTCDateTime(), nullable=False),
         sa.Column("score", sa.Float(), nullable=False),
     )
-    op.create_index(
-        "ix_classifications_label_tension", "classifications", ["label", "tension"]
-    )
+    op.create_index("ix_classifications_label_tension", "classifications", ["label", "tension"])
     op.create_table(
         "alerts",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
