@@ -57,7 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--corpus", default="models/corpus")
     train.add_argument("--output", default="models/head")
     train.add_argument("--seed", type=int, default=13)
-    train.add_argument("--epochs", type=int, default=80)
+    train.add_argument("--epochs", type=int, default=80, help="epochs of the heads")
+    train.add_argument(
+        "--adapter-rank", type=int, default=8, help="rank of the encoder's adapter (0: none)"
+    )
+    train.add_argument("--adapter-epochs", type=int, default=3, help="epochs of adapter tuning")
     _add_config(train)
     evaluate = commands.add_parser("evaluate", help="per-class metrics on a labelled JSONL file")
     evaluate.add_argument("file")

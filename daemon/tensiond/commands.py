@@ -161,7 +161,12 @@ def train(arguments: argparse.Namespace) -> int:
     examples = load_corpus(Path(arguments.corpus))
     encoder = Encoder(resolve_encoder(settings.model.encoder, settings.base_dir))
     options = TrainOptions(
-        Path(arguments.corpus), Path(arguments.output), arguments.seed, arguments.epochs
+        Path(arguments.corpus),
+        Path(arguments.output),
+        arguments.seed,
+        arguments.epochs,
+        adapter_rank=arguments.adapter_rank,
+        adapter_epochs=arguments.adapter_epochs,
     )
     progress = _progress_bar()
     result = fit(encoder, examples, options, cache=Path(".cache/embeddings"), progress=progress)

@@ -7,7 +7,7 @@ weights, so tensiond never needs a model hub. Embeddings are mean-pooled and L2-
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,18 @@ class Encoder:
         self.max_length = max_length
         self.dimension = int(self.model.config.hidden_size)
         self._torch = torch
+
+    def apply_adapter(self, tensors: Mapping[str, np.ndarray], scale: float) -> None:
+        """Merge a trained low-rank adapter into the weights (see :mod:`.adapter`)."""
+        from tensiond.classify.adapter import merge
+
+        try:
+            merge(self.model, tensors, scale)
+        except (AttributeError, RuntimeError, ValueError) as error:
+            raise ModelError(
+                f"the head's adapter does not fit the encoder at {self.path}: {error}; "
+                "retrain the head for this encoder (tensiond train)"
+            ) from error
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Embed ``texts`` (shortest first inside each call, for less padding) in batches."""

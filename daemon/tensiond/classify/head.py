@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +51,18 @@ class TaskHead:
 
 @dataclass(frozen=True)
 class Head:
-    """Every task the model predicts (``label`` and ``modality``), with its metadata."""
+    """Every task the model predicts (``label`` and ``modality``), with its metadata.
+
+    ``adapter`` holds the encoder's low-rank adapter (empty when the encoder is used as is).
+    """
 
     tasks: Mapping[str, TaskHead]
     metadata: Mapping[str, Any]
+    adapter: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def adapter_scale(self) -> float:
+        return float(self.metadata.get("adapter", {}).get("scale", 0.0))
 
     @property
     def version(self) -> str:
@@ -70,12 +78,13 @@ class Head:
             raise ModelError(f"cannot load the classifier head from {folder}: {error}") from error
         if metadata.get("sha256") != sha256_of(weights_path):
             raise ModelError(f"{weights_path}: sha256 does not match {SIDECAR}; retrain or restore")
+        adapter = {k[len("adapter.") :]: v for k, v in tensors.items() if k.startswith("adapter.")}
         tasks = {}
         for task, spec in metadata["tasks"].items():
             prefix = f"{task}."
             task_weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
             tasks[task] = TaskHead(tuple(spec["names"]), task_weights, float(spec["temperature"]))
-        return cls(tasks, metadata)
+        return cls(tasks, metadata, adapter)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -84,6 +93,8 @@ class Head:
             for task, head in self.tasks.items()
             for name, value in head.weights.items()
         }
+        for name, value in self.adapter.items():
+            tensors[f"adapter.{name}"] = np.ascontiguousarray(value, dtype=np.float32)
         weights_path = folder / WEIGHTS
         save_file(tensors, str(weights_path))
         metadata = dict(self.metadata)

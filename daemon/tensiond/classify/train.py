@@ -21,6 +21,7 @@ from tensiond.classify.corpus import Example
 from tensiond.classify.encoder import Encoder
 from tensiond.classify.head import Head, TaskHead
 from tensiond.classify.metrics import Report, report
+from tensiond.classify.tune import TuneOptions, fine_tune
 from tensiond.types import LABELS, MODALITIES
 
 Progress = Callable[[str, int, int], None]
@@ -36,6 +37,8 @@ class TrainOptions:
     dropout: float = 0.2
     weight_decay: float = 1e-3
     learning_rate: float = 2e-3
+    adapter_rank: int = 8  # 0: keep the encoder as it is, train only the heads
+    adapter_epochs: int = 3
 
 
 @dataclass(frozen=True)
@@ -152,8 +155,17 @@ def train(
     progress: Progress | None = None,
 ) -> TrainResult:
     """Split, embed, fit both tasks, calibrate, evaluate on dev and test, save the head."""
-    features = embed_cached(encoder, [example.text for example in examples], cache)
+    texts = [example.text for example in examples]
+    features = embed_cached(encoder, texts, cache)
     splits = corpus_module.split(examples, features)
+    adapter: dict[str, np.ndarray] = {}
+    tuning: dict[str, object] = {}
+    if options.adapter_rank:
+        tune = TuneOptions(rank=options.adapter_rank, alpha=2.0 * options.adapter_rank,
+                           epochs=options.adapter_epochs, seed=options.seed)  # fmt: skip
+        adapter, scale = fine_tune(encoder, [examples[i] for i in splits["train"]], tune, progress)
+        tuning = {"rank": tune.rank, "alpha": tune.alpha, "scale": scale, "epochs": tune.epochs}
+        features = encoder.encode(texts, batch_size=64)
     labels = [example.label for example in examples]
     modalities = [example.modality for example in examples]
     label_head = _task("label", LABELS, labels, features, splits, options, progress)
@@ -167,7 +179,9 @@ def train(
         "examples": {name: len(indexes) for name, indexes in splits.items()},
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    head = Head({"label": label_head, "modality": modality_head}, metadata)
+    if tuning:
+        metadata["adapter"] = tuning
+    head = Head({"label": label_head, "modality": modality_head}, metadata, adapter)
     head.save(options.output)
     for name in ("dev", "test"):
         corpus_module.write_jsonl(
