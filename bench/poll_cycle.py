@@ -28,6 +28,7 @@ from tensiond.app import open_repository
 from tensiond.clock import SimulatedClock
 from tensiond.config.load import settings_from_mapping
 from tensiond.feeds.fetch import Fetcher
+from tensiond.feeds.pool import ParsePool
 from tensiond.metrics import Metrics
 
 
@@ -47,6 +48,7 @@ def services(urls: list[str], state: Path) -> pipeline.Services:
     return pipeline.Services(
         settings=settings, repository=repository, fetcher=Fetcher(settings.fetch),
         classifier=None, sender=None, clock=clock, metrics=Metrics(), owner="bench",  # type: ignore[arg-type]
+        parse_pool=ParsePool(settings.fetch.parse_processes),
     )  # fmt: skip
 
 

@@ -1,3 +1,4 @@
 from tensiond.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # guarded: parser worker processes re-import the main module
+    raise SystemExit(main())

@@ -14,6 +14,7 @@ from tensiond.classify.model import Classifier
 from tensiond.clock import Clock, SystemClock
 from tensiond.config.schema import Settings
 from tensiond.feeds.fetch import Fetcher
+from tensiond.feeds.pool import ParsePool
 from tensiond.metrics import Metrics
 from tensiond.pipeline import Services
 from tensiond.storage.engine import database_url, default_state_dir, make_engine, migrate
@@ -73,4 +74,7 @@ def build(
         metrics=metrics or Metrics(),
         owner=owner_id(),
         stopping=threading.Event(),
+        parse_pool=ParsePool(settings.fetch.parse_processes)
+        if settings.fetch.parse_processes
+        else None,
     )

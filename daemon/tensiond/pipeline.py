@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,12 +28,14 @@ from tensiond.config.schema import Settings
 from tensiond.exceptions import DeliveryError, FeedError
 from tensiond.feeds.fetch import Fetcher
 from tensiond.feeds.parse import parse_feed
+from tensiond.feeds.pool import Parsed, ParsePool, result_of
 from tensiond.feeds.schedule import next_poll
 from tensiond.metrics import Metrics
 from tensiond.storage.repository import Repository
 from tensiond.types import Alert, FeedState, FetchRequest, FetchResult, Item, OutboxEntry
 
 log = logging.getLogger("tensiond.pipeline")
+PARALLEL_PARSE_FROM = 16  # due feeds in one poll before parsing moves to worker processes
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Services:
     stopping: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
     channel_holds: dict[str, datetime] = field(default_factory=dict)
+    parse_pool: ParsePool | None = None
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,9 @@ class PollReport:
     errors: int
 
 
-def _feed_interval(services: Services, url: str) -> timedelta:
-    for feed in services.settings.feeds:
-        if feed.url == url and feed.interval:
-            return feed.interval
-    return services.settings.fetch.interval
+def _intervals(services: Services) -> dict[str, timedelta]:
+    default = services.settings.fetch.interval
+    return {feed.url: feed.interval or default for feed in services.settings.feeds}
 
 
 def _outcome(result: FetchResult) -> str:
@@ -72,28 +74,45 @@ def _outcome(result: FetchResult) -> str:
     return "not_modified" if result.status == 304 else "ok"
 
 
-def _handle(
-    services: Services, state: FeedState, result: FetchResult, now: datetime
-) -> tuple[int, bool]:
-    """Parse and store one feed's result, schedule its next poll; returns (new items, failed)."""
-    error: Exception | None = result.error
-    items: tuple[Item, ...] = ()
-    if error is None and result.status != 304 and result.content is not None:
-        try:
-            parsed = parse_feed(result.content, result.headers, state.url, state.name, now)
-            items = parsed.items
-            if parsed.bozo:
-                log.info(
-                    "feed_bozo feed=%s reason=%r items=%d", state.name, parsed.bozo, len(items)
-                )
-        except FeedError as parse_error:
-            error = parse_error
-    outcome = "error" if error is not None else _outcome(result)
-    new = services.repository.add_items(items) if items else []
+@dataclass(frozen=True)
+class _Outcome:
+    """One feed's poll, decided: its items, its error, its next state."""
+
+    state: FeedState
+    result: FetchResult
+    items: tuple[Item, ...]
+    error: Exception | None
+
+
+def _has_body(result: FetchResult) -> bool:
+    return result.error is None and result.status != 304 and result.content is not None
+
+
+def _parse(
+    state: FeedState, result: FetchResult, now: datetime, future: Future[Parsed] | None = None
+) -> _Outcome:
+    if not _has_body(result):
+        return _Outcome(state, result, (), result.error)
+    try:
+        parsed = result_of(future, state.url) if future is not None else None
+        if parsed is None:
+            parsed = parse_feed(result.content or b"", result.headers, state.url, state.name, now)
+    except FeedError as error:
+        return _Outcome(state, result, (), error)
+    if parsed.bozo:
+        log.info("feed_bozo feed=%s reason=%r items=%d", state.name, parsed.bozo, len(parsed.items))
+    return _Outcome(state, result, parsed.items, None)
+
+
+def _next_state(
+    services: Services, outcome: _Outcome, interval: timedelta, now: datetime
+) -> FeedState:
+    result, state = outcome.result, outcome.state
+    kind = "error" if outcome.error is not None else _outcome(result)
     next_at, failures = next_poll(
         now,
-        interval=_feed_interval(services, state.url),
-        outcome=outcome,  # type: ignore[arg-type]
+        interval=interval,
+        outcome=kind,  # type: ignore[arg-type]
         failures=state.failures,
         retry_after=result.retry_after,
         max_age=result.max_age,
@@ -101,44 +120,77 @@ def _handle(
         rng=services.rng,
     )
     updated = replace(state, next_poll_at=next_at, failures=failures)
-    if outcome == "ok":
+    if kind == "ok":
         updated = replace(updated, etag=result.etag, last_modified=result.last_modified)
-    message = str(error)[:500] if error is not None else None
-    services.repository.record_poll(updated, polled_at=now, status=result.status, error=message)
-    services.metrics.fetches.labels(outcome).inc()
+    return updated
+
+
+def _report(services: Services, outcome: _Outcome, state: FeedState, new: int) -> None:
+    metrics, error = services.metrics, outcome.error
+    metrics.fetches.labels("error" if error else _outcome(outcome.result)).inc()
+    next_at = state.next_poll_at.isoformat(timespec="seconds") if state.next_poll_at else "-"
     if error is not None:
         kind = getattr(error, "kind", "feed")
-        services.metrics.fetch_errors.labels(kind).inc()
+        metrics.fetch_errors.labels(kind).inc()
         log.warning(
             "feed_error feed=%s kind=%s failures=%d retry_at=%s error=%r",
-            state.name, kind, failures, next_at.isoformat(timespec="seconds"), message,
+            state.name, kind, state.failures, next_at, str(error)[:500],
         )  # fmt: skip
     else:
         log.info(
             "feed_polled feed=%s status=%s items=%d new=%d next=%s",
-            state.name, result.status, len(items), len(new), next_at.isoformat(timespec="seconds"),
+            state.name, outcome.result.status, len(outcome.items), new, next_at,
         )  # fmt: skip
-    services.metrics.items.inc(len(new))
-    return len(new), error is not None
 
 
 def poll(services: Services) -> PollReport:
-    """Fetch every due feed once and store what is new."""
+    """Fetch every due feed once, store what is new, schedule each feed's next poll."""
     now = services.clock.now()
     lease = services.settings.fetch.timeout * 3 + timedelta(minutes=1)
     due = services.repository.claim_due_feeds(now, services.owner, lease)
     if not due:
         return PollReport(0, 0, 0)
     requests = [FetchRequest(state.url, state.etag, state.last_modified) for state in due]
-    results = services.fetcher.fetch_all(requests)
+    futures: dict[int, Future[Parsed]] = {}
+    pool = services.parse_pool if len(due) >= PARALLEL_PARSE_FROM else None
+
+    def start_parsing(index: int, result: FetchResult) -> None:
+        if pool is None or not _has_body(result):
+            return
+        state = due[index]
+        try:
+            futures[index] = pool.submit(
+                result.content or b"", result.headers, state.url, state.name, now
+            )
+        except Exception as error:  # a broken pool parses inline, it never stops a poll
+            log.warning("parse_pool_unavailable error=%r", error)
+
+    results = services.fetcher.fetch_all(requests, start_parsing)
+    outcomes = [
+        _parse(state, result, now, futures.get(index))
+        for index, (state, result) in enumerate(zip(due, results, strict=True))
+    ]
     now = services.clock.now()
-    new = errors = 0
-    for state, result in zip(due, results, strict=True):
-        count, failed = _handle(services, state, result, now)
-        new += count
-        errors += failed
+    fresh = services.repository.add_items([item for o in outcomes for item in o.items])
+    new_by_feed: dict[str, int] = {}
+    for item in fresh:
+        new_by_feed[item.feed_url] = new_by_feed.get(item.feed_url, 0) + 1
+    intervals = _intervals(services)
+    default = services.settings.fetch.interval
+    states = [_next_state(services, o, intervals.get(o.state.url, default), now) for o in outcomes]
+    services.repository.record_polls(
+        [
+            (state, o.result.status, str(o.error)[:500] if o.error is not None else None)
+            for state, o in zip(states, outcomes, strict=True)
+        ],
+        polled_at=now,
+    )
+    for state, outcome in zip(states, outcomes, strict=True):
+        _report(services, outcome, state, new_by_feed.get(state.url, 0))
+    services.metrics.items.inc(len(fresh))
     services.metrics.last_cycle.set(now.timestamp())
-    return PollReport(len(due), new, errors)
+    errors = sum(outcome.error is not None for outcome in outcomes)
+    return PollReport(len(due), len(fresh), errors)
 
 
 def classify_pending(services: Services, limit: int = 512) -> list[Alert]:

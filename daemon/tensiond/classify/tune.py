@@ -51,24 +51,33 @@ def fine_tune(
     model = encoder.model
     wrapped = attach(model, options.rank, options.alpha, options.seed)
     heads = nn.ModuleDict(
-        {"label": nn.Linear(encoder.dimension, len(LABELS)), "modality": nn.Linear(encoder.dimension, len(MODALITIES))}
+        {
+            "label": nn.Linear(encoder.dimension, len(LABELS)),
+            "modality": nn.Linear(encoder.dimension, len(MODALITIES)),
+        }
     )
     labels = np.array([LABELS.index(e.label) for e in examples])
     modalities = np.array([MODALITIES.index(e.modality) for e in examples])
     losses = {
-        "label": nn.CrossEntropyLoss(torch.from_numpy(_weights(labels, len(LABELS))), label_smoothing=0.05),
+        "label": nn.CrossEntropyLoss(
+            torch.from_numpy(_weights(labels, len(LABELS))), label_smoothing=0.05
+        ),
         "modality": nn.CrossEntropyLoss(torch.from_numpy(_weights(modalities, len(MODALITIES)))),
     }
     trainable = [p for m in wrapped.values() for p in (m.down, m.up)] + list(heads.parameters())
     optimiser = torch.optim.AdamW(trainable, lr=options.learning_rate, weight_decay=0.01)
     generator = torch.Generator().manual_seed(options.seed)
     steps = options.epochs * -(-len(examples) // options.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, options.learning_rate, total_steps=steps)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, options.learning_rate, total_steps=steps
+    )
     dropout = nn.Dropout(0.1)
     model.train()
     step = 0
     for _epoch in range(options.epochs):
-        for batch in torch.split(torch.randperm(len(examples), generator=generator), options.batch_size):
+        for batch in torch.split(
+            torch.randperm(len(examples), generator=generator), options.batch_size
+        ):
             indexes = batch.tolist()
             tokens = encoder.tokenizer(
                 [examples[i].text for i in indexes], padding=True, truncation=True,

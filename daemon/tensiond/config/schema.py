@@ -73,6 +73,7 @@ class FetchSettings(Model):
     min_interval: Duration = timedelta(minutes=1)
     max_backoff: Duration = timedelta(hours=6)
     jitter: float = Field(default=0.1, ge=0, le=0.5)
+    parse_processes: int = Field(default=2, ge=0, le=64)
 
 
 class ModelSettings(Model):

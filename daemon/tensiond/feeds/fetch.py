@@ -15,7 +15,7 @@ import asyncio
 import functools
 import zlib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +29,8 @@ from tensiond.exceptions import FetchError
 from tensiond.feeds.netguard import Resolver, check_host
 from tensiond.feeds.schedule import http_date, parse_max_age, parse_retry_after
 from tensiond.types import FetchRequest, FetchResult
+
+OnResult = Callable[[int, FetchResult], None]
 
 ERROR_KINDS: Final = frozenset(
     {"network", "timeout", "too_large", "too_many_redirects", "blocked", "http_4xx", "http_5xx",
@@ -274,27 +276,42 @@ class Fetcher:
             trust_env=False,
         )
 
-    async def fetch_all_async(self, requests: Sequence[FetchRequest]) -> list[FetchResult]:
-        """Fetch every request concurrently; one result per request, in the same order."""
+    async def fetch_all_async(
+        self, requests: Sequence[FetchRequest], on_result: OnResult | None = None
+    ) -> list[FetchResult]:
+        """Fetch every request concurrently; one result per request, in the same order.
+
+        ``on_result(index, result)`` is called as each fetch completes, so a caller can start
+        parsing while other feeds are still downloading.
+        """
         client = self._client()
         workers = max(2, min(self._settings.concurrency, 16))
         resolving = ThreadPoolExecutor(workers, thread_name_prefix="tensiond-dns")
         try:
             run = _Run(self._settings, client, self._resolver, resolving)
             now = self._clock.now()
+
+            async def one(index: int, request: FetchRequest) -> FetchResult:
+                result = await run.fetch(request, now)
+                if on_result is not None:
+                    on_result(index, result)
+                return result
+
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(run.fetch(request, now)) for request in requests]
+                tasks = [group.create_task(one(i, request)) for i, request in enumerate(requests)]
             return [task.result() for task in tasks]
         finally:
             resolving.shutdown(wait=False, cancel_futures=True)
             if self._transport is None:  # a transport passed in belongs to the caller
                 await client.aclose()
 
-    def fetch_all(self, requests: Sequence[FetchRequest]) -> list[FetchResult]:
+    def fetch_all(
+        self, requests: Sequence[FetchRequest], on_result: OnResult | None = None
+    ) -> list[FetchResult]:
         """Fetch every request and wait for all; call from synchronous code only."""
         if not requests:
             return []
-        return asyncio.run(self.fetch_all_async(requests))
+        return asyncio.run(self.fetch_all_async(requests, on_result))
 
     def close(self) -> None:
         """Release resources: each batch releases its own, so there is nothing left to do."""

@@ -118,31 +118,38 @@ class Repository:
                 row.lease_owner, row.lease_until = owner, now + lease
             return [_feed_state(row) for row in rows]
 
-    def record_poll(
+    def record_polls(
         self,
-        state: FeedState,
+        polls: Sequence[tuple[FeedState, int | None, str | None]],
         *,
         polled_at: datetime,
-        status: int | None,
-        error: str | None,
     ) -> None:
-        """Store a poll's outcome and release the lease."""
+        """Store each poll's outcome (state, HTTP status, error) and release the leases."""
+        if not polls:
+            return
+        rows = [
+            {
+                "url": state.url,
+                "etag": state.etag,
+                "last_modified": state.last_modified,
+                "next_poll_at": state.next_poll_at,
+                "failures": state.failures,
+                "last_error": error,
+                "last_status": status,
+                "last_polled_at": polled_at,
+                "lease_owner": None,
+                "lease_until": None,
+            }
+            for state, status, error in polls
+        ]
         with self._session() as session:
-            session.execute(
-                update(FeedRow)
-                .where(FeedRow.url == state.url)
-                .values(
-                    etag=state.etag,
-                    last_modified=state.last_modified,
-                    next_poll_at=state.next_poll_at,
-                    failures=state.failures,
-                    last_error=error,
-                    last_status=status,
-                    last_polled_at=polled_at,
-                    lease_owner=None,
-                    lease_until=None,
-                )
-            )
+            session.execute(update(FeedRow), rows)
+
+    def record_poll(
+        self, state: FeedState, *, polled_at: datetime, status: int | None, error: str | None
+    ) -> None:
+        """Store one poll's outcome and release its lease."""
+        self.record_polls([(state, status, error)], polled_at=polled_at)
 
     # items -----------------------------------------------------------------------------------
 
@@ -160,15 +167,16 @@ class Repository:
             links = [key for key in keys.values() if key]
             known = set(session.scalars(select(ItemRow.id).where(ItemRow.id.in_(ids))))
             known |= set(session.scalars(select(ItemRow.url_key).where(ItemRow.url_key.in_(links))))
-            fresh = []
+            fresh, rows = [], []
             for item in items:
                 url_key = keys[item.id]
                 if item.id in known or (url_key and url_key in known):
                     continue
                 known.update(key for key in (item.id, url_key) if key)
                 fresh.append(item)
-                row = {**asdict(item), "url_key": url_key, "classified": False}
-                session.execute(self._insert(ItemRow).values(**row).on_conflict_do_nothing())
+                rows.append({**asdict(item), "url_key": url_key, "classified": False})
+            if rows:
+                session.execute(self._insert(ItemRow).on_conflict_do_nothing(), rows)
             return fresh
 
     def unclassified_items(self, limit: int) -> list[Item]:
