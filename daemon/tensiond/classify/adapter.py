@@ -41,7 +41,9 @@ def attach(model: Any, rank: int, alpha: float, seed: int) -> dict[str, Any]:
             self.scale = alpha / rank
 
         def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-            return self.base(inputs) + (inputs @ self.down.T @ self.up.T) * self.scale
+            update: torch.Tensor = (inputs @ self.down.T @ self.up.T) * self.scale
+            result: torch.Tensor = self.base(inputs) + update
+            return result
 
     for parameter in model.parameters():
         parameter.requires_grad_(False)
