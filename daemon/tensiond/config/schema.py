@@ -91,7 +91,7 @@ class ScoringSettings(Model):
             "armed_conflict": 90,
             "military_posture": 65,
             "threat": 70,
-            "coercion": 60,
+            "coercion": 65,
             "diplomatic_dispute": 45,
             "cooperation": 10,
             "unrest": 55,
