@@ -8,6 +8,7 @@ make progress, applies reloads on SIGHUP, and stops everything on SIGTERM or SIG
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -39,6 +40,7 @@ class Daemon:
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self._busy: dict[str, float] = {}
+        self._config_stamp: int | None = None
         self._lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -102,6 +104,28 @@ class Daemon:
         for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(number, self._on_signal)
 
+    def housekeeping_job(self) -> None:
+        def work() -> None:
+            now = self.services.clock.now()
+            retention = self.services.settings.storage.retention
+            items, alerts = self.services.repository.prune(now - retention)
+            if items or alerts:
+                log.info("pruned items=%d alerts=%d older_than=%s", items, alerts, retention)
+
+        self._guarded("housekeeping", work)
+
+    def _config_changed(self) -> bool:
+        """True once each time the config file's modification time moves."""
+        if not self.config_path:
+            return False
+        try:
+            stamp = os.stat(self.config_path).st_mtime_ns
+        except OSError:
+            return False
+        changed = self._config_stamp is not None and stamp != self._config_stamp
+        self._config_stamp = stamp
+        return changed
+
     def start(self) -> None:
         now = datetime.now(UTC)
         tick = min(POLL_TICK, self.services.settings.fetch.min_interval)
@@ -110,6 +134,8 @@ class Daemon:
         )
         delivery = self.services.settings.alerting.deliver_interval.total_seconds()
         self.scheduler.add_job(self.deliver_job, "interval", seconds=delivery, id="deliver")
+        self.scheduler.add_job(self.housekeeping_job, "interval", hours=1, id="housekeeping")
+        self._config_changed()
         self.scheduler.start()
 
     def run(self) -> int:
@@ -119,7 +145,7 @@ class Daemon:
         systemd.ready("polling")
         ping = systemd.watchdog_interval() or 5.0
         while not self.stop_requested.wait(min(ping, 1.0)):
-            if self.reload_requested.is_set():
+            if self.reload_requested.is_set() or self._config_changed():
                 self.reload_requested.clear()
                 self.reload()
             if self.alive():

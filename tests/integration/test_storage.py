@@ -152,9 +152,24 @@ def test_pruning_keeps_what_a_pending_alert_needs(repository: Repository) -> Non
     old = NOW - timedelta(days=40)
     repository.add_items([item(1, seen_at=old), item(2, seen_at=old), item(3)])
     repository.enqueue_alerts([alert("k1", "https://news.example/1")], [{"text": ""}])
-    assert repository.prune(NOW - timedelta(days=30)) == 1
+    assert repository.prune(NOW - timedelta(days=30)) == (1, 0)
     assert repository.item("https://news.example/1") is not None
     assert repository.item("https://news.example/2") is None
+
+
+def test_pruning_drops_finished_alerts_but_never_pending_ones(repository: Repository) -> None:
+    old = NOW - timedelta(days=40)
+    repository.add_items([item(1, seen_at=old), item(2, seen_at=old)])
+    repository.enqueue_alerts(
+        [replace(alert("k1", "https://news.example/1"), created_at=old),
+         replace(alert("k2", "https://news.example/2"), created_at=old)],
+        [{"text": ""}, {"text": ""}],
+    )  # fmt: skip
+    (first, _second) = repository.claim_pending_alerts(NOW, "one", timedelta(seconds=30))
+    repository.mark_sent(first.id, "1.2", NOW)
+    assert repository.prune(NOW - timedelta(days=30)) == (1, 1)
+    assert [row["key"] for row in repository.alerts()] == ["k2"]
+    assert repository.item("https://news.example/2") is not None
 
 
 def test_the_same_article_through_two_feeds_with_different_guids_is_one_item(

@@ -43,7 +43,9 @@ def test_every_directive_has_its_own_comment() -> None:
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
-    unit = UNIT.read_text().replace("/opt/tensiond/bin/tensiond", shutil.which("true") or "/bin/true")
+    unit = UNIT.read_text().replace(
+        "/opt/tensiond/bin/tensiond", shutil.which("true") or "/bin/true"
+    )
     copy = tmp_path / "tensiond.service"
     copy.write_text(unit)
     result = subprocess.run(

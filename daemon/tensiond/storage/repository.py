@@ -38,6 +38,10 @@ def _feed_state(row: FeedRow) -> FeedState:
     )
 
 
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def _item(row: ItemRow) -> Item:
     return Item(
         id=row.id,
@@ -309,11 +313,16 @@ class Repository:
 
     # housekeeping ----------------------------------------------------------------------------
 
-    def prune(self, before: datetime) -> int:
-        """Delete items seen before ``before`` that no pending alert still needs."""
+    def prune(self, before: datetime) -> tuple[int, int]:
+        """Delete what is older than ``before``: finished alerts, then items no open alert needs.
+
+        Returns (items, alerts) deleted. A pending alert keeps its item, however old.
+        """
         with self._session() as session:
-            pending = select(AlertRow.item_id).where(AlertRow.state == "pending")
-            result = session.execute(
-                delete(ItemRow).where(and_(ItemRow.seen_at < before, ItemRow.id.not_in(pending)))
+            finished = and_(AlertRow.state.in_(("sent", "failed")), AlertRow.created_at < before)
+            alerts = session.execute(delete(AlertRow).where(finished))
+            needed = select(AlertRow.item_id).where(AlertRow.state == "pending")
+            items = session.execute(
+                delete(ItemRow).where(and_(ItemRow.seen_at < before, ItemRow.id.not_in(needed)))
             )
-            return int(getattr(result, "rowcount", 0) or 0)
+            return _count(items), _count(alerts)
