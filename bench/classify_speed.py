@@ -27,6 +27,17 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def measure(classifier, stories, runs: int) -> float:  # type: ignore[no-untyped-def]
+    classifier.classify(stories[:64])  # warm-up
+    rates = []
+    for run in range(runs):
+        begin = time.perf_counter()
+        classifier.classify(stories)
+        rates.append(len(stories) / (time.perf_counter() - begin))
+        print(f"run {run + 1}: {rates[-1]:.0f} items/s", file=sys.stderr)
+    return statistics.median(rates)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -36,26 +47,28 @@ def main() -> None:
     from tensiond.classify.model import Classifier, Story
     from tensiond.config.load import default_settings
 
-    classifier = Classifier.load(default_settings())
+    settings = default_settings()
+    classifier = Classifier.load(settings)  # as the daemon runs it (model.quantize default)
     load_seconds = time.perf_counter() - started
     after_load = rss_mb()
     lines = (ROOT / "models" / "splits" / "test.jsonl").read_text(encoding="utf-8").splitlines()
     texts = [json.loads(line)["text"] for line in lines if line.strip()]
     stories = [Story(str(i), texts[i % len(texts)]) for i in range(arguments.items)]
-    classifier.classify(stories[:64])  # warm-up
-    rates = []
-    for run in range(arguments.runs):
-        begin = time.perf_counter()
-        classifier.classify(stories)
-        rates.append(len(stories) / (time.perf_counter() - begin))
-        print(f"run {run + 1}: {rates[-1]:.0f} items/s", file=sys.stderr)
+    plain = Classifier.load(
+        settings.model_copy(
+            update={"model": settings.model.model_copy(update={"quantize": "none"})}
+        )
+    )
+    baseline = measure(plain, stories, arguments.runs)
+    del plain
+    rate = measure(classifier, stories, arguments.runs)
     import torch
 
     print(
-        f"| classify, batch {classifier.batch_size}, {torch.get_num_threads()} threads | "
-        f"{statistics.median(rates):.0f} items/s (median of {arguments.runs}) | "
-        f"load {load_seconds:.1f} s | RSS after load {after_load:.0f} MB, "
-        f"after runs {rss_mb():.0f} MB |"
+        f"| classify, batch {classifier.batch_size}, {torch.get_num_threads()} threads, "
+        f"quantize={settings.model.quantize} | {rate:.0f} items/s (median of {arguments.runs}) | "
+        f"unquantised in the same run {baseline:.0f} items/s ({rate / baseline:.2f}x) | "
+        f"load {load_seconds:.1f} s | RSS after load {after_load:.0f} MB |"
     )
 
 

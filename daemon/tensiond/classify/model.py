@@ -60,6 +60,7 @@ class Classifier:
         head = Head.load(_resolve(settings.model.head, settings.base_dir, default_head_path()))
         if head.adapter:
             encoder.apply_adapter(head.adapter, head.adapter_scale)
+        encoder.quantize(settings.model.quantize)
         actors = _resolve(settings.actors, settings.base_dir, default_gazetteer_path())
         return cls(
             encoder, head, Gazetteer.load(actors), settings.scoring, settings.model.batch_size

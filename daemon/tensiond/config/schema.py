@@ -82,6 +82,7 @@ class ModelSettings(Model):
     batch_size: int = Field(default=32, ge=1, le=1024)
     max_length: int = Field(default=128, ge=16, le=512)
     threads: int = Field(default=0, ge=0, le=256)
+    quantize: Literal["feed_forward", "all", "none"] = "feed_forward"
 
 
 class ScoringSettings(Model):
