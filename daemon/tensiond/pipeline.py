@@ -25,6 +25,7 @@ from tensiond.classify.model import Classifier, Story
 from tensiond.classify.text import prepare
 from tensiond.clock import Clock
 from tensiond.config.schema import Settings
+from tensiond.crashpoints import crash_point
 from tensiond.exceptions import DeliveryError, FeedError
 from tensiond.feeds.fetch import Fetcher
 from tensiond.feeds.parse import parse_feed
@@ -224,6 +225,7 @@ def _classify_batch(services: Services, items: list[Item]) -> list[Alert]:
     if alerts:
         payloads = [_payload(alert, gazetteer.name) for alert in alerts]
         services.repository.enqueue_alerts(alerts, payloads)
+        crash_point("alert_committed")
         services.metrics.alerts.labels("pending").inc(len(alerts))
         for alert in alerts:
             log.info(
@@ -281,6 +283,7 @@ def _send(services: Services, entry: OutboxEntry) -> str:
             ts = services.sender.post(entry.channel, entry.payload)
     except DeliveryError as error:
         return _failed_delivery(services, entry, error)
+    crash_point("slack_accepted")
     services.repository.mark_sent(entry.id, ts, services.clock.now())
     metrics.slack_requests.labels("ok").inc()
     metrics.alerts.labels("sent").inc()
