@@ -3,59 +3,20 @@ most one duplicate in the window after Slack accepted and before the row was mar
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tensiond.crashpoints import EXIT_CODE
 from tensiond.demo import serve_demo_feeds
+from tests.e2e.daemon import demo_config, start_daemon
 from tests.slackserver import SlackServer
 
 pytestmark = pytest.mark.slow
-
-
-def write_config(tmp_path: Path, feeds: str, slack: str) -> Path:
-    config = tmp_path / "tensiond.yaml"
-    names = ("world-wire", "asia-desk", "middle-east", "africa-americas")
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "state_dir": str(tmp_path / "state"),
-                "feeds": [{"url": f"{feeds}/{name}.xml"} for name in names],
-                "fetch": {"allow_private_networks": True},
-                # short Slack timeouts keep the crashed process's leases short
-                "slack": {
-                    "api_url": slack,
-                    "token_env": "TENSIOND_TEST_TOKEN",
-                    "timeout": "1s",
-                    "max_retries": 0,
-                },
-                "alerting": {"deliver_interval": "1s"},
-                "http": {"listen": ""},
-            }
-        )
-    )
-    return config
-
-
-def run(config: Path, log: Path, crash_at: str | None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TENSIOND_TEST_TOKEN": "xoxb-crash-test"}
-    env.pop("TENSIOND_CRASH_AT", None)
-    if crash_at:
-        env["TENSIOND_CRASH_AT"] = crash_at
-    with log.open("a") as stream:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tensiond", "run", "--config", str(config)],
-            env=env, stdout=subprocess.DEVNULL, stderr=stream,
-        )  # fmt: skip
 
 
 def alert_rows(tmp_path: Path) -> list[tuple[str, str]]:
@@ -74,16 +35,21 @@ def test_a_crash_then_a_restart_loses_nothing(
     feeds = serve_demo_feeds(0)
     try:
         with SlackServer() as slack:
-            config = write_config(
-                tmp_path, f"http://127.0.0.1:{feeds.server_address[1]}", slack.url
+            config = demo_config(
+                tmp_path,
+                f"http://127.0.0.1:{feeds.server_address[1]}",
+                slack.url,
+                # short Slack timeouts keep the crashed process's leases short
+                slack={"timeout": "1s", "max_retries": 0},
+                alerting={"deliver_interval": "1s"},
             )
             log = tmp_path / "stderr.log"
-            crashed = run(config, log, crash_at)
+            crashed = start_daemon(config, log, TENSIOND_CRASH_AT=crash_at)
             assert crashed.wait(timeout=120) == EXIT_CODE, log.read_text()
             rows = alert_rows(tmp_path)
             assert rows and all(state == "pending" for _, state in rows)
             assert len(slack.posts()) == (0 if crash_at == "alert_committed" else 1)
-            restarted = run(config, log, None)
+            restarted = start_daemon(config, log)
             try:
                 deadline = time.monotonic() + 120
                 while time.monotonic() < deadline:

@@ -3,30 +3,18 @@ none twice."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tensiond.demo import serve_demo_feeds
+from tests.e2e.daemon import demo_config, start_daemon
 from tests.slackserver import Reply, SlackServer
 
 pytestmark = pytest.mark.slow
-
-
-def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TENSIOND_TEST_TOKEN": "xoxb-stop-test"}
-    with log.open("a") as stream:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tensiond", "run", "--config", str(config)],
-            env=env, stdout=subprocess.DEVNULL, stderr=stream,
-        )  # fmt: skip
 
 
 def test_sigterm_with_alerts_pending_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
@@ -35,25 +23,9 @@ def test_sigterm_with_alerts_pending_loses_nothing_and_sends_nothing_twice(tmp_p
     try:
         with SlackServer() as slack:
             slack.then(*[Reply(delay=1.5) for _ in range(20)])  # a slow Slack: alerts queue up
-            config = tmp_path / "tensiond.yaml"
-            config.write_text(
-                yaml.safe_dump(
-                    {
-                        "state_dir": str(tmp_path / "state"),
-                        "feeds": [
-                            {"url": f"{base}/world-wire.xml"},
-                            {"url": f"{base}/asia-desk.xml"},
-                            {"url": f"{base}/middle-east.xml"},
-                            {"url": f"{base}/africa-americas.xml"},
-                        ],
-                        "fetch": {"allow_private_networks": True},
-                        "slack": {"api_url": slack.url, "token_env": "TENSIOND_TEST_TOKEN"},
-                        "http": {"listen": ""},
-                    }
-                )
-            )
+            config = demo_config(tmp_path, base, slack.url)
             log = tmp_path / "stderr.log"
-            first = start(config, log)
+            first = start_daemon(config, log)
             try:
                 assert slack.wait_for(1, timeout=120), log.read_text()
                 stopped_at = time.monotonic()
@@ -67,7 +39,7 @@ def test_sigterm_with_alerts_pending_loses_nothing_and_sends_nothing_twice(tmp_p
             total = database.execute("SELECT count(*) FROM alerts").fetchone()[0]
             sent_before = len(slack.posts())
             assert 1 <= sent_before < total, "the test needs alerts still pending at SIGTERM"
-            second = start(config, log)
+            second = start_daemon(config, log)
             try:
                 slack.wait_for(total, timeout=120)
                 time.sleep(2)
