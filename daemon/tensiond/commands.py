@@ -18,6 +18,7 @@ from tensiond.cli import _settings
 from tensiond.config.load import load_settings
 from tensiond.config.schema import Settings
 from tensiond.exceptions import ModelError, TensiondError
+from tensiond.metrics import Metrics
 
 log = logging.getLogger("tensiond")
 
@@ -38,18 +39,21 @@ def run(arguments: argparse.Namespace, settings: Settings | None = None) -> int:
     settings = settings or _settings(arguments.config)
     _configure_logs(settings)
     started = time.monotonic()
-    services = app.build(settings)
-    daemon = Daemon(services, arguments.config)
+    metrics = Metrics()
+    loaded: list[Daemon] = []  # empty until config, database and model are loaded
     server = None
-    if settings.http.listen:
+    if settings.http.listen:  # up before the model loads: /readyz says 503 until then
         server = HealthServer(
             settings.http.listen,
-            services.metrics,
-            alive=daemon.alive,
-            ready=lambda: _ready(services),
+            metrics,
+            alive=lambda: not loaded or loaded[0].alive(),
+            ready=lambda: bool(loaded) and _ready(loaded[0].services),
         )
         server.start()
-    services.metrics.ready.set(1)
+    services = app.build(settings, metrics=metrics)
+    daemon = Daemon(services, arguments.config)
+    loaded.append(daemon)
+    metrics.ready.set(1)
     log.info(
         "started feeds=%d model=%s sender=%s seconds=%.1f",
         len(settings.feeds), services.classifier.version, services.sender.name,
@@ -60,6 +64,8 @@ def run(arguments: argparse.Namespace, settings: Settings | None = None) -> int:
     finally:
         if server:
             server.stop()
+        if services.parse_pool:
+            services.parse_pool.close()
 
 
 def _configure_logs(settings: Settings) -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -64,6 +65,18 @@ def test_notify_protocol_reload_and_stop(tmp_path: Path) -> None:
             env=env, stderr=log, stdout=subprocess.DEVNULL,
         )  # fmt: skip
     try:
+        answers = []
+        while process.poll() is None and len(answers) < 400:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    answers.append(r.status)
+                    break
+            except urllib.error.HTTPError as error:
+                answers.append(error.code)
+            except OSError:
+                pass
+            time.sleep(0.1)
+        assert 503 in answers and answers[-1] == 200, answers  # not ready while the model loads
         seen = messages(sock, "READY=1", timeout=90)
         assert any(m.startswith("READY=1") for m in seen), stderr.read_text()
         assert "model=" in stderr.read_text()  # the model was loaded before READY
