@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tensiond.classify.gazetteer_match import Matcher
+from tensiond.classify.gazetteer_match import ActorMention, Matcher
 from tensiond.classify.gazetteer_schema import Entry, GazetteerError, load_entries
 
 __all__ = [
@@ -26,16 +26,6 @@ __all__ = [
 
 MAX_DYADS = 10
 _RELATIVE = Path("config") / "actors.yaml"
-
-
-@dataclass(frozen=True)
-class ActorMention:
-    """One mention of an actor: its code, where it is in the text, and the text as written."""
-
-    code: str
-    start: int
-    end: int
-    surface: str
 
 
 @dataclass(frozen=True)
@@ -75,10 +65,7 @@ class Gazetteer:
 
     def find(self, text: str) -> tuple[ActorMention, ...]:
         """Every mention in text order; mentions never overlap and the longest surface wins."""
-        return tuple(
-            ActorMention(hit.code, hit.start, hit.end, hit.surface)
-            for hit in self._matcher.find(text)
-        )
+        return tuple(self._matcher.find(text))
 
     def actors(self, text: str) -> tuple[str, ...]:
         """Distinct actor codes in order of first mention (organisations stay themselves)."""

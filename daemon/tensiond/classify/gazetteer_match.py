@@ -72,8 +72,8 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Hit:
-    """One accepted mention."""
+class ActorMention:
+    """One mention of an actor: its code, where it is in the text, and the text as written."""
 
     code: str
     start: int
@@ -166,9 +166,9 @@ class Matcher:
         """Distinct surfaces matched in mixed-case text, spelling variants included."""
         return sum(1 for target in self._mixed.values() if target.code is not None)
 
-    def find(self, text: str) -> list[Hit]:
+    def find(self, text: str) -> list[ActorMention]:
         """Accepted mentions in text order, non-overlapping."""
-        judged: list[tuple[Hit, Verdict]] = []
+        judged: list[tuple[ActorMention, Verdict]] = []
         for start, end, shouted in caps_segments(text):
             regex, table = (
                 (self._upper_re, self._upper) if shouted else (self._mixed_re, self._mixed)
@@ -178,7 +178,9 @@ class Matcher:
                 if target.code is None:
                     continue
                 code, verdict = self._judge(text, match.start(), match.end(), target, shouted)
-                judged.append((Hit(code, match.start(), match.end(), match.group()), verdict))
+                judged.append(
+                    (ActorMention(code, match.start(), match.end(), match.group()), verdict)
+                )
         solid = {hit.code for hit, verdict in judged if verdict is Verdict.KEEP}
         return [
             hit
