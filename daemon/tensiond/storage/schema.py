@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -33,7 +43,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class FeedRow(Base):
@@ -115,5 +129,81 @@ class AlertRow(Base):
     error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # what the row asks Slack to do: post, update (chat.update of ``parent_key``'s message),
+    # reply (in ``parent_key``'s thread), digest or group; event rows render at delivery
+    kind: Mapped[str] = mapped_column(String(20), default="post")
+    parent_key: Mapped[str | None] = mapped_column(String(700))
+    event_id: Mapped[int | None]
+    slack_channel: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_alerts_pending", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_alerts_pending", "state", "next_attempt_at"),
+        Index("ix_alerts_parent", "parent_key"),
+    )
+
+
+class EventRow(Base):
+    """One happening, reported by one or more items from any outlets."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    label: Mapped[str] = mapped_column(String(40))
+    tension: Mapped[int]
+    modality: Mapped[str] = mapped_column(String(20))
+    actors: Mapped[list[Any]]
+    dyads: Mapped[list[Any]]
+    feed_tags: Mapped[list[Any]]
+    item_id: Mapped[str] = mapped_column(String(512))  # the item that speaks for the event
+    title: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(2048))
+    why: Mapped[list[Any]]
+    sources: Mapped[list[Any]]
+    terms: Mapped[list[Any]]
+    centroid: Mapped[list[Any]]
+    size: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_events_last_seen", "last_seen"),)
+
+
+class EventItemRow(Base):
+    __tablename__ = "event_items"
+
+    item_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    similarity: Mapped[float] = mapped_column(Float, default=1.0)
+    joined_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_event_items_event", "event_id"),)
+
+
+class NoticeRow(Base):
+    """What one route has told (or held back) about one event: the life of its alert."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    route: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(200))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20))
+    post_key: Mapped[str | None] = mapped_column(String(700))
+    label: Mapped[str] = mapped_column(String(40))
+    tension: Mapped[int]
+    sources: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed: Mapped[bool] = mapped_column(default=False)
+    dyads: Mapped[list[Any]]
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    eased: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    notified_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
+    digested_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("route", "event_id", name="uq_notices_route_event"),
+        Index("ix_notices_state", "state", "notified_at"),
+    )
