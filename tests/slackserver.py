@@ -46,6 +46,8 @@ class SlackServer:
         self.script: list[Reply] = []
         self.lock = threading.Lock()
         self.counter = 0
+        self.channels: dict[str, str] = {}
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -114,6 +116,8 @@ class SlackServer:
             return
         status = reply.status if reply else 200
         payload = reply.body if reply and reply.body is not None else self._ok(method, body, number)
+        if status == 200 and payload.get("ok"):
+            payload = self._apply(method, body, payload)
         data = json.dumps(payload).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")
@@ -123,8 +127,46 @@ class SlackServer:
         handler.end_headers()
         handler.wfile.write(data)
 
+    def channel_id(self, name: str) -> str:
+        """Slack answers with channel ids; names given to chat.postMessage map to one each."""
+        with self.lock:
+            return self._channel_id(name)
+
+    def _channel_id(self, name: str) -> str:
+        if name in self.channels.values():
+            return name
+        return self.channels.setdefault(name, f"C{len(self.channels) + 1:08d}")
+
+    def message(self, channel: str, ts: str) -> dict[str, Any]:
+        """The latest content of a posted message (after any chat.update)."""
+        with self.lock:
+            return self.messages[(self._channel_id(channel), ts)]
+
+    def _apply(self, method: str, body: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        """Keep the messages as Slack would: chat.update needs the channel id and a known ts."""
+        with self.lock:
+            if method == "chat.postMessage":
+                channel = self._channel_id(str(body.get("channel", "")))
+                key = (channel, str(payload["ts"]))
+                self.messages[key] = {
+                    "text": body.get("text"), "blocks": body.get("blocks"),
+                    "thread_ts": body.get("thread_ts"),
+                }  # fmt: skip
+                return {**payload, "channel": channel}
+            if method == "chat.update":
+                key = (str(body.get("channel")), str(body.get("ts")))
+                if key[0] not in self.channels.values():
+                    return {"ok": False, "error": "channel_not_found"}
+                if key not in self.messages:
+                    return {"ok": False, "error": "message_not_found"}
+                self.messages[key].update(text=body.get("text"), blocks=body.get("blocks"))
+                return {"ok": True, "channel": key[0], "ts": key[1]}
+        return payload
+
     @staticmethod
     def _ok(method: str, body: dict[str, Any], number: int) -> dict[str, Any]:
+        if method == "chat.update":
+            return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
         return {"ok": True, "channel": body.get("channel", "C0"), "ts": f"1700000000.{number:06d}"}
 
 

@@ -22,6 +22,7 @@ class Metrics:
             "tensiond_classifications", "Items classified by label", ["label"], registry=r
         )
         self.alerts = Counter("tensiond_alerts", "Alerts by state reached", ["state"], registry=r)
+        self.events = Counter("tensiond_events_new", "Events started (new stories)", registry=r)
         self.slack_requests = Counter(
             "tensiond_slack_requests", "Slack API calls by outcome", ["outcome"], registry=r
         )

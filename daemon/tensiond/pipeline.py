@@ -1,8 +1,11 @@
 """The thin pipeline: calls each stage's I/O in order. It decides nothing itself.
 
 poll:     claim due feeds -> fetch -> parse -> store new items -> schedule the next poll
-classify: unclassified items -> model -> store verdicts -> decide alerts -> commit outbox rows
-deliver:  claim pending outbox rows -> send -> mark sent / retry / failed
+classify: unclassified items -> model -> store verdicts -> cluster into events -> decide alerts
+          -> commit notices and outbox rows (one transaction)
+digest:   what quiet hours held back -> one message per route at its scheduled times
+deliver:  claim pending outbox rows -> within each channel's budget, render and send
+          (post, chat.update, thread reply) -> mark sent / retry / failed
 
 Per-feed and per-alert failures come back as values and are logged; one bad feed or channel never
 stops the batch. The clock is read here, once per stage, and passed down.
@@ -19,13 +22,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tensiond.alerts import route
-from tensiond.alerts.render import render
-from tensiond.alerts.slack import Sender
+from tensiond.alerts.pacing import TokenBucket
+from tensiond.alerts.render import render, render_list, render_reply
+from tensiond.alerts.slack import Posted, Sender
 from tensiond.classify.model import Classifier, Story
 from tensiond.classify.text import prepare
 from tensiond.clock import Clock
 from tensiond.config.schema import Settings
 from tensiond.crashpoints import crash_point
+from tensiond.events.cluster import Report, cluster, story_terms
 from tensiond.exceptions import DeliveryError, FeedError
 from tensiond.feeds.fetch import Fetcher
 from tensiond.feeds.parse import parse_feed
@@ -33,7 +38,15 @@ from tensiond.feeds.pool import Parsed, ParsePool, result_of
 from tensiond.feeds.schedule import next_poll
 from tensiond.metrics import Metrics
 from tensiond.storage.repository import Repository
-from tensiond.types import Alert, FeedState, FetchRequest, FetchResult, Item, OutboxEntry
+from tensiond.types import (
+    FeedState,
+    FetchRequest,
+    FetchResult,
+    Item,
+    Message,
+    OutboxEntry,
+    Source,
+)
 
 log = logging.getLogger("tensiond.pipeline")
 PARALLEL_PARSE_FROM = 16  # due feeds in one poll before parsing moves to worker processes
@@ -54,6 +67,7 @@ class Services:
     stopping: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
     channel_holds: dict[str, datetime] = field(default_factory=dict)
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)
     parse_pool: ParsePool | None = None
 
 
@@ -194,9 +208,10 @@ def poll(services: Services) -> PollReport:
     return PollReport(len(due), len(fresh), errors)
 
 
-def classify_pending(services: Services, limit: int = 512) -> list[Alert]:
-    """Classify stored items that have no verdict yet, then commit the alerts they call for."""
-    enqueued: list[Alert] = []
+def classify_pending(services: Services, limit: int = 512) -> list[Message]:
+    """Classify stored items that have no verdict yet, cluster them into events, and commit the
+    alerts those events call for."""
+    enqueued: list[Message] = []
     while not services.stopping.is_set():
         items = services.repository.unclassified_items(limit)
         if not items:
@@ -207,47 +222,121 @@ def classify_pending(services: Services, limit: int = 512) -> list[Alert]:
     return enqueued
 
 
-def _classify_batch(services: Services, items: list[Item]) -> list[Alert]:
-    stories = [Story(item.id, prepare(item.title, item.summary)) for item in items]
-    verdicts = services.classifier.classify(stories)
+def _classify_batch(services: Services, items: list[Item]) -> list[Message]:
+    texts = [prepare(item.title, item.summary) for item in items]
+    verdicts = services.classifier.classify(
+        [Story(item.id, text) for item, text in zip(items, texts, strict=True)]
+    )
     now = services.clock.now()
     services.repository.save_classifications(verdicts, now)
     for verdict in verdicts:
         services.metrics.classifications.labels(verdict.label).inc()
-    tags = {feed.url: feed.tags for feed in services.settings.feeds}
-    candidates = [
-        route.Candidate(item, verdict, tags.get(item.feed_url, ()))
-        for item, verdict in zip(items, verdicts, strict=True)
+    chosen = [
+        (item, verdict, text)
+        for item, verdict, text in zip(items, verdicts, texts, strict=True)
+        if verdict.label != "other"
     ]
+    if not chosen:
+        return []
+    vectors = services.classifier.story_vectors([text for _, _, text in chosen])
+    tags = {feed.url: feed.tags for feed in services.settings.feeds}
+    events = services.settings.events
+    reports = []
+    for (item, verdict, text), vector in zip(chosen, vectors, strict=True):
+        name = route.source_of(item)
+        source = Source(
+            name=name,
+            tier=events.tier_of(name),
+            item_id=item.id,
+            title=item.title or item.summary[:200],
+            link=item.link,
+            at=min(item.published or item.seen_at, now),
+            label=verdict.label,
+            tension=verdict.tension,
+        )
+        reports.append(
+            Report(item, verdict, vector, story_terms(text), source, tags.get(item.feed_url, ()))
+        )
+    return _decide(services, reports, now)
+
+
+def _decide(services: Services, reports: list[Report], now: datetime) -> list[Message]:
+    """Cluster, decide and commit in one transaction; a crash keeps all of it or none."""
+    settings = services.settings
+    alerting = settings.alerting
     gazetteer = services.classifier.gazetteer
-    alerts = route.decide(candidates, services.settings.alerting, gazetteer.region, now)
-    alerts = route.unsent(alerts, services.repository.alerted_keys([a.key for a in alerts]))
-    if alerts:
-        payloads = [_payload(alert, gazetteer.name) for alert in alerts]
-        services.repository.enqueue_alerts(alerts, payloads)
-        crash_point("alert_committed")
-        services.metrics.alerts.labels("pending").inc(len(alerts))
-        for alert in alerts:
-            log.info(
-                "alert_queued channel=%s label=%s tension=%d actors=%s item=%s",
-                alert.channel, alert.label, alert.tension, ",".join(alert.actors), alert.item_id,
+    severities = settings.scoring.severities
+    lookback = max(alerting.easing_window, *(rule.duration for rule in alerting.inhibit_rules))
+    with services.repository.events_unit() as work:
+        done = work.clustered([report.item.id for report in reports])
+        reports = [report for report in reports if report.item.id not in done]
+        if not reports:
+            return []
+        since = min(report.at for report in reports) - settings.events.window
+        known = work.recent_events(since)
+        clustered, assignments, changed = cluster(reports, known, settings.events, now)
+        saved = {index: work.save_event(clustered[index], now) for index in sorted(changed)}
+        work.add_members(((a.report.item.id, saved[a.event].id, a.score) for a in assignments), now)
+        stored = work.notices(event.id for event in saved.values())
+        context = route.Context(
+            open_notices=work.open_notices(now - lookback),
+            pending_updates=work.pending_updates(),
+            region_of=gazetteer.region,
+            severity=lambda label: float(severities.get(label, 0)),
+            confirm_tier=settings.events.confirm_tier,
+        )
+        notices, messages = [], []
+        for event in sorted(saved.values(), key=lambda event: -event.tension):
+            plan = route.plan(event, stored.get(event.id, {}), alerting, context, now)
+            notices += plan.notices
+            messages += plan.messages
+            services.metrics.alerts.labels("muted").inc(plan.muted)
+            services.metrics.alerts.labels("inhibited").inc(plan.inhibited)
+            fresh = [(n, event) for n in plan.notices if n.state in ("open", "grouped")]
+            known_keys = {(n.route, n.event_id) for n, _ in fresh}
+            context = replace(
+                context,
+                open_notices=[
+                    pair for pair in context.open_notices
+                    if (pair[0].route, pair[0].event_id) not in known_keys
+                ] + fresh,
             )  # fmt: skip
-    return alerts
+        messages, notices = route.group_overflow(messages, notices, alerting.rate.group_after, now)
+        work.save_notices(notices)
+        added = work.add_messages(messages, now)
+    if added:
+        crash_point("alert_committed")
+    services.metrics.alerts.labels("pending").inc(added)
+    services.metrics.events.inc(sum(1 for index in changed if index >= len(known)))
+    for message in messages:
+        log.info(
+            "alert_queued kind=%s channel=%s route=%s event=%s key=%s",
+            message.kind, message.channel, message.route, message.event_id, message.key,
+        )  # fmt: skip
+    return messages
 
 
-def _payload(alert: Alert, actor_name: Any) -> dict[str, Any]:
-    message = render(alert, actor_name)
-    message["alert"] = {
-        "label": alert.label,
-        "tension": alert.tension,
-        "title": alert.title,
-        "link": alert.link,
-        "source": alert.source,
-        "actors": [actor_name(code) for code in alert.actors],
-        "modality": alert.modality,
-        "why": list(alert.why),
-    }
-    return message
+def digest(services: Services) -> int:
+    """Enqueue each route's digest of what quiet hours held back, at its scheduled times."""
+    now = services.clock.now()
+    queued = 0
+    for target in route.all_routes(services.settings.alerting):
+        slot = route.digest_slot(target.digest, now)
+        key = f"{target.name}:digest:{slot.isoformat()}"
+        with services.repository.events_unit() as work:
+            held = work.held(target.name, slot)
+            if not held:
+                continue
+            ids = [event.id for _, event in held]
+            message = Message(
+                key=key, kind="digest", route=target.name, channel=held[0][0].channel,
+                event_id=None, item_id=held[0][1].item_id, due=now,
+                payload={"events": ids, "since": min(n.created_at for n, _ in held).isoformat()},
+            )  # fmt: skip
+            queued += work.add_messages([message], now)
+            work.mark_digested(target.name, ids, key, now)
+        log.info("digest_queued route=%s events=%d key=%s", target.name, len(ids), key)
+    return queued
 
 
 @dataclass(frozen=True)
@@ -258,37 +347,131 @@ class DeliveryReport:
 
 
 def deliver(services: Services, limit: int = 20) -> DeliveryReport:
-    """Send due outbox rows; a 429 holds only its channel, until Retry-After."""
+    """Send due outbox rows within each channel's rate budget; a 429 holds only its channel,
+    until Retry-After; no worker ever sleeps (a held row is put back with its time)."""
     now = services.clock.now()
     settings = services.settings
     lease = settings.slack.timeout * (settings.slack.max_retries + 2) + timedelta(seconds=10)
     entries = services.repository.claim_pending_alerts(now, services.owner, lease, limit)
+    parents = services.repository.message_refs(
+        [entry.parent_key for entry in entries if entry.parent_key]
+    )
     sent = retried = failed = 0
     for entry in entries:
-        hold = services.channel_holds.get(entry.channel)
-        if services.stopping.is_set() or (hold and hold > services.clock.now()):
-            services.repository.mark_retry(entry.id, hold or now, "deferred")
+        now = services.clock.now()
+        wait = _held_until(services, entry, parents, now)
+        if isinstance(wait, str):
+            services.repository.mark_failed(entry.id, wait)
+            services.metrics.alerts.labels("failed").inc()
+            failed += 1
             continue
-        outcome = _send(services, entry)
+        if wait is not None:
+            services.repository.defer(entry.id, wait[0], wait[1])
+            continue
+        outcome, posted = _send(services, entry, parents)
+        if posted is not None:
+            parents[entry.key] = ("sent", posted.channel, posted.ts)
         sent += outcome == "sent"
         retried += outcome == "retry"
         failed += outcome == "failed"
     return DeliveryReport(sent, retried, failed)
 
 
-def _send(services: Services, entry: OutboxEntry) -> str:
+def _held_until(
+    services: Services,
+    entry: OutboxEntry,
+    parents: dict[str, tuple[str, str | None, str | None]],
+    now: datetime,
+) -> tuple[datetime, str] | str | None:
+    """Why a claimed row cannot go now: (until when, reason); a string when it never can."""
+    if services.stopping.is_set():
+        return now, "stopping"
+    hold = services.channel_holds.get(entry.channel)
+    if hold and hold > now:
+        return hold, "ratelimited"
+    if entry.parent_key:
+        state, _channel, ts = parents.get(entry.parent_key, ("missing", None, None))
+        if state == "failed" or state == "missing":
+            return f"parent_{state}"
+        if state != "sent" or not ts:
+            return now + settings_step(services), "waiting_for_parent"
+    rate = services.settings.alerting.rate
+    bucket = services.buckets.setdefault(entry.channel, TokenBucket(rate.per_second, rate.burst))
+    wait = bucket.take(now)
+    if wait > 0:
+        return now + timedelta(seconds=wait), "paced"
+    return None
+
+
+def settings_step(services: Services) -> timedelta:
+    return min(services.settings.alerting.deliver_interval, timedelta(seconds=2))
+
+
+def _compose(services: Services, entry: OutboxEntry) -> dict[str, Any] | None:
+    """The message to send, rendered now from the stored event (so it shows its latest state)."""
+    payload: dict[str, Any] = dict(entry.payload)
+    if entry.kind in ("group", "digest"):
+        events = [services.repository.event(int(i)) for i in payload.get("events") or []]
+        found = [event for event in events if event is not None]
+        if not found:
+            return None
+        if entry.kind == "group":
+            heading = f"{len(found)} more alerts (this channel's message budget was spent)"
+        else:
+            heading = f"Digest: {len(found)} alerts held back during quiet hours"
+        return render_list(heading, found)
+    if entry.event_id is None:
+        return payload or None  # a row written before events existed: already rendered
+    event = services.repository.event(entry.event_id)
+    if event is None:
+        return None
+    if entry.kind == "reply":
+        return render_reply(str(payload.get("headline", "Update")), event)
+    settings = services.settings
+    return render(
+        event,
+        services.classifier.gazetteer.name,
+        confirm_tier=settings.events.confirm_tier,
+        confirm_sources=settings.alerting.confirm_sources,
+    )
+
+
+def _send(
+    services: Services,
+    entry: OutboxEntry,
+    parents: dict[str, tuple[str, str | None, str | None]],
+) -> tuple[str, Posted | None]:
     metrics = services.metrics
+    message = _compose(services, entry)
+    if message is None:
+        services.repository.mark_failed(entry.id, "event_pruned")
+        return "failed", None
+    parent = parents.get(entry.parent_key or "", ("", None, None))
     try:
         with metrics.slack_latency.time():
-            ts = services.sender.post(entry.channel, entry.payload)
+            if entry.kind == "update":
+                services.sender.update(parent[1] or entry.channel, parent[2] or "", message)
+                posted = Posted(parent[1] or entry.channel, parent[2] or "")
+            else:
+                posted = services.sender.post(
+                    entry.channel,
+                    message,
+                    thread_ts=parent[2] if entry.kind == "reply" else None,
+                    broadcast=bool(entry.payload.get("broadcast")),
+                )
     except DeliveryError as error:
-        return _failed_delivery(services, entry, error)
+        return _failed_delivery(services, entry, error), None
     crash_point("slack_accepted")
-    services.repository.mark_sent(entry.id, ts, services.clock.now())
+    services.repository.mark_sent(
+        entry.id, posted.ts, services.clock.now(), slack_channel=posted.channel, payload=message
+    )
     metrics.slack_requests.labels("ok").inc()
     metrics.alerts.labels("sent").inc()
-    log.info("alert_sent channel=%s via=%s id=%d", entry.channel, services.sender.name, entry.id)
-    return "sent"
+    log.info(
+        "alert_sent kind=%s channel=%s via=%s id=%d", entry.kind, entry.channel,
+        services.sender.name, entry.id,
+    )  # fmt: skip
+    return "sent", (posted if entry.kind != "update" else None)
 
 
 def _failed_delivery(services: Services, entry: OutboxEntry, error: DeliveryError) -> str:
@@ -313,8 +496,9 @@ def _failed_delivery(services: Services, entry: OutboxEntry, error: DeliveryErro
 
 
 def cycle(services: Services) -> tuple[PollReport, int, DeliveryReport]:
-    """One full pass: poll, classify, deliver (what ``tensiond once`` runs)."""
+    """One full pass: poll, classify, digest, deliver (what ``tensiond once`` runs)."""
     report = poll(services)
     alerts = classify_pending(services)
+    digest(services)
     delivered = deliver(services, limit=1000)
     return report, len(alerts), delivered

@@ -80,6 +80,13 @@ class Daemon:
     def deliver_job(self) -> None:
         self._guarded("deliver", lambda: pipeline.deliver(self.services))
 
+    def digest_job(self) -> None:
+        def work() -> None:
+            if pipeline.digest(self.services):
+                pipeline.deliver(self.services)
+
+        self._guarded("digest", work)
+
     def _on_job_error(self, event: JobExecutionEvent) -> None:
         log.error("job_crashed job=%s error=%r", event.job_id, event.exception)
 
@@ -134,6 +141,7 @@ class Daemon:
         )
         delivery = self.services.settings.alerting.deliver_interval.total_seconds()
         self.scheduler.add_job(self.deliver_job, "interval", seconds=delivery, id="deliver")
+        self.scheduler.add_job(self.digest_job, "interval", minutes=1, id="digest")
         self.scheduler.add_job(self.housekeeping_job, "interval", hours=1, id="housekeeping")
         self._config_changed()
         self.scheduler.start()

@@ -22,6 +22,7 @@ LABELS: Final = (
     "other",
 )
 MODALITIES: Final = ("actual", "threatened", "hypothetical", "historical", "negated")
+MESSAGE_KINDS: Final = ("post", "update", "reply", "group", "digest")
 
 
 def _require_aware(name: str, moment: datetime | None) -> None:
@@ -130,26 +131,108 @@ class Classification:
 
 
 @dataclass(frozen=True)
-class Alert:
-    """A decision to tell a channel about an item; becomes an outbox row."""
+class Source:
+    """One outlet's report of an event: the first item it gave, and how much it is trusted."""
 
-    key: str
+    name: str
+    tier: int
     item_id: str
-    route: str
-    channel: str
-    label: str
-    tension: int
     title: str
     link: str | None
-    source: str
-    actors: tuple[str, ...]
+    at: datetime
+    label: str
+    tension: int
+
+
+@dataclass(frozen=True, eq=False)
+class Event:
+    """One happening, as reported by one or more items from any outlets.
+
+    The label, tension, modality, title and link are those of the item that speaks for the
+    event (the most tense report of an actual event); actors, dyads and terms gather all
+    reports; ``centroid`` is the mean of the reports' story vectors, normalised.
+    """
+
+    id: int
+    label: str
+    tension: int
     modality: str
+    actors: tuple[str, ...]
+    dyads: tuple[str, ...]
+    feed_tags: tuple[str, ...]
+    item_id: str
+    title: str
+    link: str | None
     why: tuple[str, ...]
-    published: datetime | None
-    created_at: datetime
+    sources: tuple[Source, ...]
+    terms: frozenset[str]
+    centroid: tuple[float, ...]
+    size: int
+    first_seen: datetime
+    last_seen: datetime
 
     def __post_init__(self) -> None:
-        _require_aware("created_at", self.created_at)
+        _require_aware("first_seen", self.first_seen)
+        _require_aware("last_seen", self.last_seen)
+
+    def independent_sources(self, max_tier: int) -> int:
+        """Distinct outlets of at most ``max_tier`` (1 is the most trusted) that report it."""
+        return len({source.name for source in self.sources if source.tier <= max_tier})
+
+
+@dataclass(frozen=True)
+class Message:
+    """A decision to ask Slack for something: becomes an outbox row.
+
+    ``kind`` is post (a new message about an event), update (``chat.update`` of the message
+    ``parent_key`` posted), reply (in that message's thread), group (several events at once,
+    when a channel's rate budget is spent) or digest (what quiet hours held back). Posts and
+    updates carry no payload: they are rendered from the event when sent, so they always show
+    its latest sources.
+    """
+
+    key: str
+    kind: str
+    route: str
+    channel: str
+    event_id: int | None
+    item_id: str
+    due: datetime
+    parent_key: str | None = None
+    payload: Mapping[str, object] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in MESSAGE_KINDS:
+            raise ValueError(f"unknown message kind {self.kind!r}")
+        if self.kind in ("update", "reply") and not self.parent_key:
+            raise ValueError(f"a {self.kind} needs the key of the message it belongs to")
+        _require_aware("due", self.due)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What one route has told about one event (stored; one per route and event).
+
+    ``state``: open (posted, or due to be), held (for the digest), digested, grouped (sent as
+    part of a grouped message when the channel's budget was spent).
+    """
+
+    route: str
+    channel: str
+    event_id: int
+    state: str
+    post_key: str | None
+    label: str
+    tension: int
+    sources: int
+    confirmed: bool
+    dyads: tuple[str, ...]
+    messages: int
+    eased: tuple[int, ...]
+    created_at: datetime
+    notified_at: datetime
+    updated_at: datetime | None = None
+    digested_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -161,3 +244,7 @@ class OutboxEntry:
     channel: str
     payload: Mapping[str, object]
     attempts: int
+    kind: str = "post"
+    route: str = ""
+    event_id: int | None = None
+    parent_key: str | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,21 +13,12 @@ from tensiond.alerts.slack import ConsoleSender, SlackSender
 from tensiond.clock import SimulatedClock
 from tensiond.metrics import Metrics
 from tensiond.storage.repository import Repository
-from tensiond.types import Alert
+from tensiond.types import Message
 from tests.conftest import make_settings
+from tests.factories import NOW, grow, make_event, post, store
 from tests.slackserver import Reply, SlackServer
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TOKEN = "xoxb-test-123456-secret"
-
-
-def alert(key: str, channel: str = "#alerts") -> Alert:
-    return Alert(
-        key=key, item_id=key, route="default", channel=channel, label="weapons_test",
-        tension=82, title="North Korea fires <!channel> missile", link="https://news.example/a",
-        source="news.example", actors=("KP",), modality="actual", why=("weapons_test 97%",),
-        published=NOW, created_at=NOW,
-    )  # fmt: skip
 
 
 @pytest.fixture
@@ -36,15 +27,24 @@ def slack():  # type: ignore[no-untyped-def]
         yield server
 
 
+class _Names:
+    """What delivery asks of the classifier: actor names for the message."""
+
+    class gazetteer:  # noqa: N801
+        name = staticmethod(lambda code: {"KP": "North Korea"}.get(code, code))
+
+
 def services(repository: Repository, slack: SlackServer, tmp_path: Path, **slack_settings: object):  # type: ignore[no-untyped-def]
     settings = make_settings(
-        tmp_path, slack={"api_url": slack.url, "max_retries": 2, **slack_settings}
+        tmp_path,
+        slack={"api_url": slack.url, "max_retries": 2, **slack_settings},
+        alerting={"rate": {"per_second": 50, "burst": 50}},
     )
     return pipeline.Services(
         settings=settings,
         repository=repository,
         fetcher=None,  # type: ignore[arg-type]
-        classifier=None,  # type: ignore[arg-type]
+        classifier=_Names(),  # type: ignore[arg-type]
         sender=SlackSender(settings.slack, TOKEN),
         clock=SimulatedClock(NOW),
         metrics=Metrics(),
@@ -52,10 +52,15 @@ def services(repository: Repository, slack: SlackServer, tmp_path: Path, **slack
     )
 
 
-def enqueue(repository: Repository, *alerts: Alert) -> None:
-    from tensiond.alerts.render import render
+def alert(key: str, channel: str = "#alerts") -> tuple[str, str]:
+    return key, channel
 
-    repository.enqueue_alerts(list(alerts), [render(a) for a in alerts])
+
+def enqueue(repository: Repository, *alerts: tuple[str, str]) -> list[Message]:
+    """One stored event and its post per (name, channel)."""
+    messages = [post(store(repository, make_event()), channel) for _name, channel in alerts]
+    repository.enqueue(messages, NOW)
+    return messages
 
 
 def test_an_alert_is_posted_once_with_safe_options_and_marked_sent(
@@ -141,16 +146,101 @@ def test_the_token_appears_in_no_stored_column(repository, slack, tmp_path) -> N
 
 
 def test_without_a_token_alerts_go_to_the_console(repository, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tensiond.pipeline import _payload
-
     stream = io.StringIO()
     settings = make_settings(tmp_path)
     run = pipeline.Services(
-        settings=settings, repository=repository, fetcher=None, classifier=None,  # type: ignore[arg-type]
+        settings=settings, repository=repository, fetcher=None, classifier=_Names(),  # type: ignore[arg-type]
         sender=ConsoleSender(stream), clock=SimulatedClock(NOW), metrics=Metrics(), owner="t",
     )  # fmt: skip
-    repository.enqueue_alerts([alert("a1")], [_payload(alert("a1"), str)])
+    enqueue(repository, alert("a1"))
     assert pipeline.deliver(run).sent == 1
     text = stream.getvalue()
     assert "ALERT #alerts" in text and "weapons_test" in text and "tension 82" in text
+    assert "North Korea" in text
     assert repository.alerts("sent")[0]["slack_ts"] == "console-1"
+
+
+def test_an_update_edits_the_posted_message_in_place_with_the_latest_sources(
+    repository, slack, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    run = services(repository, slack, tmp_path)
+    event = store(repository, make_event())
+    first = post(event)
+    repository.enqueue([first], NOW)
+    update = Message(
+        key=f"{first.key}:update:2", kind="update", route="default", channel="#alerts",
+        event_id=event.id, item_id=event.item_id, due=NOW, parent_key=first.key,
+    )  # fmt: skip
+    repository.enqueue([update], NOW)
+    grow(repository, event, "bbc.co.uk", "apnews.com", "yna.co.kr", "nhk.or.jp")
+    assert pipeline.deliver(run).sent == 2
+    assert len(slack.posts()) == 1
+    (edited,) = slack.posts("chat.update")
+    assert edited.body["ts"] == repository.alerts("sent")[0]["slack_ts"]
+    assert edited.body["channel"] == slack.channel_id("#alerts")
+    assert "5 sources" in str(edited.body["blocks"]) and "Confirmed" in str(edited.body["blocks"])
+    assert slack.message("#alerts", edited.body["ts"])["text"] == edited.body["text"]
+
+
+def test_an_update_waits_for_its_post_without_spending_attempts(
+    repository, slack, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    run = services(repository, slack, tmp_path)
+    event = store(repository, make_event())
+    first = post(event)
+    update = Message(
+        key=f"{first.key}:update:2", kind="update", route="default", channel="#alerts",
+        event_id=event.id, item_id=event.item_id, due=NOW, parent_key=first.key,
+    )  # fmt: skip
+    repository.enqueue([update, replace_due(first, NOW + timedelta(minutes=5))], NOW)
+    for _ in range(3):
+        assert pipeline.deliver(run).sent == 0
+        run.clock.advance(timedelta(seconds=5))
+    row = next(r for r in repository.alerts() if r["kind"] == "update")
+    assert row["state"] == "pending" and row["attempts"] == 0
+    run.clock.advance(timedelta(minutes=5))
+    assert pipeline.deliver(run).sent == 1  # the post; the update was claimed before it went
+    run.clock.advance(timedelta(seconds=5))
+    assert pipeline.deliver(run).sent == 1
+    assert len(slack.posts("chat.update")) == 1
+
+
+def test_a_reply_goes_into_the_thread_of_its_post(repository, slack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = services(repository, slack, tmp_path)
+    event = store(repository, make_event())
+    first = post(event)
+    reply = Message(
+        key=f"{first.key}:reply:2", kind="reply", route="default", channel="#alerts",
+        event_id=event.id, item_id=event.item_id, due=NOW, parent_key=first.key,
+        payload={"headline": "Developing: now armed conflict", "broadcast": False},
+    )  # fmt: skip
+    repository.enqueue([first, reply], NOW)
+    assert pipeline.deliver(run).sent == 2
+    _parent, answer = slack.posts()
+    assert answer.body["thread_ts"] == repository.alerts("sent")[0]["slack_ts"]
+    assert "Developing" in answer.body["text"]
+
+
+def test_a_burst_to_one_channel_is_paced_not_dropped(repository, slack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = services(repository, slack, tmp_path)
+    run = pipeline.Services(**{**run.__dict__, "settings": make_settings(
+        tmp_path, slack={"api_url": slack.url}, alerting={"rate": {"per_second": 1, "burst": 3}},
+    )})  # fmt: skip
+    enqueue(repository, *[alert(f"a{i}") for i in range(10)], alert("q", "#quiet"))
+    sent_at = []
+    for _second in range(12):
+        before = len(slack.posts())
+        pipeline.deliver(run, limit=100)
+        sent_at.append(len(slack.posts()) - before)
+        run.clock.advance(timedelta(seconds=1))
+    assert sent_at[0] == 4  # the burst of three to #alerts, and #quiet is not held up
+    assert max(sent_at[1:]) == 1  # then one a second
+    assert len(slack.posts()) == 11
+    assert repository.alert_counts() == {"sent": 11}
+    assert all(row["attempts"] == 1 for row in repository.alerts())
+
+
+def replace_due(message: Message, due: datetime) -> Message:
+    from dataclasses import replace
+
+    return replace(message, due=due)

@@ -10,7 +10,8 @@ from sqlalchemy import inspect
 
 from tensiond.storage.repository import Repository
 from tensiond.storage.schema import Base
-from tensiond.types import LABELS, Alert, Classification, Item
+from tensiond.types import LABELS, Classification, Item, Message
+from tests.factories import make_event, store
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -29,11 +30,10 @@ def item(number: int, **changes: object) -> Item:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def alert(key: str, item_id: str = "https://news.example/1") -> Alert:
-    return Alert(
-        key=key, item_id=item_id, route="default", channel="#c", label="threat", tension=70,
-        title="t", link=None, source="s", actors=(), modality="threatened", why=(),
-        published=NOW, created_at=NOW,
+def alert(key: str, item_id: str = "https://news.example/1", at: datetime = NOW) -> Message:
+    return Message(
+        key=key, kind="post", route="default", channel="#c", event_id=None, item_id=item_id,
+        due=at, payload={"text": key},
     )  # fmt: skip
 
 
@@ -96,15 +96,13 @@ def test_removed_feeds_are_deactivated_not_deleted(repository: Repository) -> No
 
 
 def test_the_outbox_keeps_one_row_per_key(repository: Repository) -> None:
-    assert (
-        repository.enqueue_alerts([alert("k1"), alert("k2")], [{"text": "1"}, {"text": "2"}]) == 2
-    )
-    assert repository.enqueue_alerts([alert("k1")], [{"text": "again"}]) == 0
+    assert repository.enqueue([alert("k1"), alert("k2")], NOW) == 2
+    assert repository.enqueue([alert("k1")], NOW) == 0
     assert repository.alerted_keys(["k1", "k3"]) == {"k1"}
 
 
 def test_pending_alerts_are_leased_sent_and_retried(repository: Repository) -> None:
-    repository.enqueue_alerts([alert("k1"), alert("k2")], [{"text": "1"}, {"text": "2"}])
+    repository.enqueue([alert("k1"), alert("k2")], NOW)
     claimed = repository.claim_pending_alerts(NOW, "one", timedelta(seconds=30))
     assert [e.key for e in claimed] == ["k1", "k2"] and claimed[0].attempts == 1
     assert repository.claim_pending_alerts(NOW, "two", timedelta(seconds=30)) == []
@@ -126,7 +124,7 @@ def test_pending_alerts_are_leased_sent_and_retried(repository: Repository) -> N
 
 def test_racing_replicas_never_claim_the_same_alert(repository: Repository) -> None:
     count = 40
-    repository.enqueue_alerts([alert(f"k{i}") for i in range(count)], [{"text": ""}] * count)
+    repository.enqueue([alert(f"k{i}") for i in range(count)], NOW)
     claimed: list[list[str]] = []
     lock = threading.Lock()
 
@@ -151,7 +149,7 @@ def test_racing_replicas_never_claim_the_same_alert(repository: Repository) -> N
 def test_pruning_keeps_what_a_pending_alert_needs(repository: Repository) -> None:
     old = NOW - timedelta(days=40)
     repository.add_items([item(1, seen_at=old), item(2, seen_at=old), item(3)])
-    repository.enqueue_alerts([alert("k1", "https://news.example/1")], [{"text": ""}])
+    repository.enqueue([alert("k1", "https://news.example/1")], NOW)
     assert repository.prune(NOW - timedelta(days=30)) == (1, 0)
     assert repository.item("https://news.example/1") is not None
     assert repository.item("https://news.example/2") is None
@@ -160,11 +158,10 @@ def test_pruning_keeps_what_a_pending_alert_needs(repository: Repository) -> Non
 def test_pruning_drops_finished_alerts_but_never_pending_ones(repository: Repository) -> None:
     old = NOW - timedelta(days=40)
     repository.add_items([item(1, seen_at=old), item(2, seen_at=old)])
-    repository.enqueue_alerts(
-        [replace(alert("k1", "https://news.example/1"), created_at=old),
-         replace(alert("k2", "https://news.example/2"), created_at=old)],
-        [{"text": ""}, {"text": ""}],
-    )  # fmt: skip
+    repository.enqueue(
+        [alert("k1", "https://news.example/1", old), alert("k2", "https://news.example/2", old)],
+        old,
+    )
     (first, _second) = repository.claim_pending_alerts(NOW, "one", timedelta(seconds=30))
     repository.mark_sent(first.id, "1.2", NOW)
     assert repository.prune(NOW - timedelta(days=30)) == (1, 1)
@@ -181,3 +178,37 @@ def test_the_same_article_through_two_feeds_with_different_guids_is_one_item(
     assert repository.add_items([second]) == []
     third = item(1, id="guid:ccc", link="https://news.example/story?id=8")
     assert len(repository.add_items([third])) == 1
+
+
+def test_pruning_keeps_events_a_pending_alert_needs_and_their_items(
+    repository: Repository,
+) -> None:
+    old = NOW - timedelta(days=40)
+    repository.add_items([item(1, seen_at=old), item(2, seen_at=old)])
+    kept = store(repository, make_event("kept", at=old), old)
+    gone = store(repository, make_event("gone", at=old), old)
+    with repository.events_unit() as work:
+        work.add_members([("https://news.example/1", kept.id, 1.0)], old)
+        work.add_members([("https://news.example/2", gone.id, 1.0)], old)
+    pending = replace(alert("k1", "https://news.example/1", old), event_id=kept.id)
+    repository.enqueue([pending], old)
+    repository.prune(NOW - timedelta(days=30))
+    assert [event.title for event in repository.events()] == ["kept"]
+    assert repository.item("https://news.example/1") is not None
+    assert repository.item("https://news.example/2") is None
+
+
+def test_events_round_trip_with_sources_terms_and_centroid(repository: Repository) -> None:
+    from tests.factories import source
+
+    event = replace(
+        make_event(sources=(source("bbc.co.uk", tier=1), source("yna.co.kr"))),
+        terms=frozenset({"missile", "pyongyang"}), centroid=(0.6, 0.8), dyads=("KP-KR",),
+    )  # fmt: skip
+    saved = store(repository, event)
+    assert saved.id > 0
+    loaded = repository.event(saved.id)
+    assert loaded is not None
+    assert loaded.sources == event.sources and loaded.terms == event.terms
+    assert loaded.centroid == (0.6, 0.8) and loaded.dyads == ("KP-KR",)
+    assert loaded.independent_sources(1) == 1 and loaded.independent_sources(2) == 2

@@ -135,7 +135,17 @@ def test_the_commented_example_config_lists_every_option_and_validates() -> None
 def test_the_example_config_states_the_real_defaults() -> None:
     example = load_settings(ROOT / "config" / "tensiond.yaml")
     defaults = settings_from_mapping({"feeds": []}, "t", example.base_dir)
-    for section in ("fetch", "model", "scoring", "alerting", "slack", "storage", "http", "logging"):
+    for section in (
+        "fetch",
+        "model",
+        "scoring",
+        "events",
+        "alerting",
+        "slack",
+        "storage",
+        "http",
+        "logging",
+    ):
         assert getattr(example, section) == getattr(defaults, section), section
 
 

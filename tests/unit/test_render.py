@@ -9,8 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tensiond.alerts.render import MAX_BLOCKS, MAX_SECTION, escape, render, safe_link, truncate
-from tensiond.types import Alert
+from tensiond.alerts.render import (
+    MAX_BLOCKS,
+    MAX_SECTION,
+    escape,
+    render,
+    render_list,
+    render_reply,
+    safe_link,
+    truncate,
+)
+from tensiond.types import Event
+from tests.factories import make_event, source
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ENTITY = re.compile(r"&(amp|lt|gt);")
@@ -18,11 +28,13 @@ ENTITY = re.compile(r"&(amp|lt|gt);")
 
 def alert(
     title: str, link: str | None = "https://news.example/a", why: tuple[str, ...] = ()
-) -> Alert:
-    return Alert(
-        key="k", item_id="i", route="default", channel="#c", label="armed_conflict", tension=88,
-        title=title, link=link, source="news.example", actors=("RU", "UA"), modality="actual",
-        why=why, published=NOW, created_at=NOW,
+) -> Event:
+    return make_event(
+        title, label="armed_conflict", tension=88, actors=("RU", "UA"), link=link, why=why,
+        sources=(
+            source("news.example", title=title, link=link),
+            source("<!channel>&evil.example", title=title, link=link),
+        ),
     )  # fmt: skip
 
 
@@ -66,18 +78,23 @@ def test_a_url_cannot_break_out_of_slack_link_syntax() -> None:
     assert link is not None and "|" not in link and ">" not in link and "<" not in link
 
 
-@settings(max_examples=300)
+@settings(max_examples=150, deadline=None)
 @given(st.text(), st.lists(st.text(max_size=400), max_size=5))
 def test_rendered_text_never_holds_raw_brackets_and_every_ampersand_is_an_entity(
     title: str, why: list[str]
 ) -> None:
-    message = render(alert(title, link=None, why=tuple(why)))
-    assert len(message["blocks"]) <= MAX_BLOCKS
-    for text in texts_of(message):
-        assert "<" not in text and ">" not in text
-        for position in [m.start() for m in re.finditer("&", text)]:
-            assert ENTITY.match(text, position), text
-        assert len(text) <= 4000
+    event = alert(title, link=None, why=tuple(why))
+    for message in (
+        render(event),
+        render_reply(title, event),
+        render_list(title, [event] * 30),
+    ):
+        assert len(message["blocks"]) <= MAX_BLOCKS
+        for text in texts_of(message):
+            assert "<" not in text and ">" not in text
+            for position in [m.start() for m in re.finditer("&", text)]:
+                assert ENTITY.match(text, position), text
+            assert len(text) <= 4000
 
 
 @given(st.text(alphabet="&<>ab", max_size=200), st.integers(min_value=8, max_value=120))

@@ -8,11 +8,11 @@ section, a visible truncation marker that never splits an entity.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from tensiond.types import Alert
+from tensiond.types import Event
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -63,45 +63,118 @@ def tension_bar(tension: int) -> str:
     return "■" * filled + "□" * (10 - filled)
 
 
-def render(alert: Alert, actor_name: Callable[[str], str] = str) -> dict[str, Any]:
-    """The ``chat.postMessage`` arguments for an alert: fallback text and Block Kit blocks."""
-    title = truncate(escape(alert.title), 600)
-    link = safe_link(alert.link)
-    host = urlsplit(link).hostname if link else None
-    headline = f"<{link}|{title}>" if link else title
-    label = LABEL_TITLES.get(alert.label, alert.label)
-    actors = ", ".join(escape(actor_name(code)) for code in alert.actors) or "no actors named"
-    facts = f"*{label}* · tension *{alert.tension}* {tension_bar(alert.tension)} · {actors}"
-    if alert.modality != "actual":
-        facts += f" · _{alert.modality}_"
-    source = escape(alert.source) + (
-        f" ({escape(host)})" if host and host not in alert.source else ""
-    )
-    when = alert.published.strftime("%Y-%m-%d %H:%M UTC") if alert.published else "time unknown"
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION)}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": truncate(text, MAX_SECTION)}],
+    }
+
+
+def _headline(title: str, url: str | None) -> str:
+    escaped = truncate(escape(title), 600)
+    link = safe_link(url)
+    return f"<{link}|{escaped}>" if link else escaped
+
+
+def _sources_line(event: Event, confirm_tier: int, confirm_sources: int) -> str:
+    names = [escape(source.name) for source in event.sources]
+    count = len(names)
+    shown = ", ".join(names[:6]) + (f" and {count - 6} more" if count > 6 else "")
+    line = f"{count} source{'s' if count != 1 else ''}: {shown}"
+    independent = event.independent_sources(confirm_tier)
+    if independent >= confirm_sources:
+        line = f":white_check_mark: *Confirmed* by {independent} independent sources · " + line
+    return line
+
+
+def render(
+    event: Event,
+    actor_name: Callable[[str], str] = str,
+    *,
+    confirm_tier: int = 2,
+    confirm_sources: int = 3,
+) -> dict[str, Any]:
+    """The ``chat.postMessage`` / ``chat.update`` arguments for an event: fallback text, Block
+    Kit blocks, and the plain facts (``alert``) the console and the database keep."""
+    label = LABEL_TITLES.get(event.label, event.label)
+    actors = ", ".join(escape(actor_name(code)) for code in event.actors) or "no actors named"
+    facts = f"*{label}* · tension *{event.tension}* {tension_bar(event.tension)} · {actors}"
+    if event.modality != "actual":
+        facts += f" · _{event.modality}_"
+    when = event.first_seen.strftime("%Y-%m-%d %H:%M UTC")
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(headline, MAX_SECTION)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(facts, MAX_SECTION)}},
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": truncate(f"{source} · {when}", MAX_SECTION)}],
-        },
+        _section(_headline(event.title, event.link)),
+        _section(facts),
+        _context(f"{_sources_line(event, confirm_tier, confirm_sources)} · first seen {when}"),
     ]
-    if alert.why:
-        why = "Why: " + "; ".join(escape(reason) for reason in alert.why)
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": truncate(why, MAX_SECTION)}],
-            }
-        )
-    return {"text": fallback_text(alert), "blocks": blocks[:MAX_BLOCKS]}
+    if event.why:
+        blocks.append(_context("Why: " + "; ".join(escape(reason) for reason in event.why)))
+    others = [source for source in event.sources if source.item_id != event.item_id]
+    if others:
+        lines = [
+            f"• {escape(source.name)}: {_headline(source.title, source.link)}"
+            for source in others[:10]
+        ]
+        blocks.append(_section("\n".join(lines)))
+    confirmed = event.independent_sources(confirm_tier) >= confirm_sources
+    return {
+        "text": fallback_text(event, confirmed),
+        "blocks": blocks[:MAX_BLOCKS],
+        "alert": {
+            "label": event.label,
+            "tension": event.tension,
+            "title": event.title,
+            "link": event.link,
+            "sources": [source.name for source in event.sources],
+            "confirmed": confirmed,
+            "actors": [actor_name(code) for code in event.actors],
+            "modality": event.modality,
+            "why": list(event.why),
+        },
+    }
 
 
-def fallback_text(alert: Alert) -> str:
+def fallback_text(event: Event, confirmed: bool = False) -> str:
     """Plain text for notifications and for the fallback after ``invalid_blocks``."""
-    label = LABEL_TITLES.get(alert.label, alert.label)
-    text = f"[{label} · tension {alert.tension}] {escape(alert.title)}"
-    link = safe_link(alert.link)
+    label = LABEL_TITLES.get(event.label, event.label)
+    count = len(event.sources)
+    sources = f" · {count} sources" if count > 1 else ""
+    mark = " · confirmed" if confirmed else ""
+    text = f"[{label} · tension {event.tension}{sources}{mark}] {escape(event.title)}"
+    link = safe_link(event.link)
     if link:
         text += f" {link}"
     return truncate(text, MAX_FALLBACK)
+
+
+def _event_line(event: Event) -> str:
+    label = LABEL_TITLES.get(event.label, event.label)
+    count = len(event.sources)
+    return f"• *{label}* · {event.tension} · {_headline(event.title, event.link)} ({count} src)"
+
+
+def render_reply(headline: str, event: Event) -> dict[str, Any]:
+    """A thread reply: the development, easing or repeat, with the report that caused it."""
+    label = LABEL_TITLES.get(event.label, event.label)
+    source = escape(event.sources[-1].name) if event.sources else ""
+    text = f"*{escape(headline)}* · {label} · tension {event.tension}: "
+    text += _headline(event.title, event.link) + (f" ({source})" if source else "")
+    plain = f"{escape(headline)}: {escape(event.title)}"
+    return {"text": truncate(plain, MAX_FALLBACK), "blocks": [_section(text)]}
+
+
+def render_list(heading: str, events: Sequence[Event]) -> dict[str, Any]:
+    """Several events in one message (a grouped overflow or a digest), 20 lines a section."""
+    blocks: list[dict[str, Any]] = [_section(f"*{escape(heading)}*")]
+    lines = [_event_line(event) for event in events]
+    for start in range(0, len(lines), 20):
+        if len(blocks) == MAX_BLOCKS - 1:
+            blocks.append(_context(f"{len(lines) - start} more not shown"))
+            break
+        blocks.append(_section("\n".join(lines[start : start + 20])))
+    plain = f"{escape(heading)}: " + "; ".join(escape(event.title) for event in events)
+    return {"text": truncate(plain, MAX_FALLBACK), "blocks": blocks}

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
 from slack_sdk import WebClient
@@ -45,10 +46,27 @@ BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=0.5, jitter=RandomJitter
 NEEDS_FALLBACK = frozenset({"invalid_blocks", "msg_too_long", "invalid_blocks_format"})
 
 
+@dataclass(frozen=True)
+class Posted:
+    """Where Slack put a message: the channel's id (what ``chat.update`` needs) and its ts."""
+
+    channel: str
+    ts: str
+
+
 class Sender(Protocol):
     name: str
 
-    def post(self, channel: str, message: Mapping[str, Any]) -> str: ...
+    def post(
+        self,
+        channel: str,
+        message: Mapping[str, Any],
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> Posted: ...
+
+    def update(self, channel: str, ts: str, message: Mapping[str, Any]) -> None: ...
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float:
@@ -77,32 +95,68 @@ class SlackSender:
             ],
         )
 
-    def post(self, channel: str, message: Mapping[str, Any]) -> str:
+    def post(
+        self,
+        channel: str,
+        message: Mapping[str, Any],
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> Posted:
+        thread: dict[str, Any] = (
+            {"thread_ts": thread_ts, "reply_broadcast": broadcast} if thread_ts else {}
+        )
+        response = self._call(
+            channel,
+            message,
+            lambda text, blocks: self.client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+                link_names=False,
+                **thread,
+            ),
+        )
+        return Posted(str(response.get("channel") or channel), str(response.get("ts") or ""))
+
+    def update(self, channel: str, ts: str, message: Mapping[str, Any]) -> None:
+        """Edit a posted message in place (``chat.update`` needs the channel's id and the ts)."""
+        self._call(
+            channel,
+            message,
+            lambda text, blocks: self.client.chat_update(
+                channel=channel, ts=ts, text=text, blocks=blocks, link_names=False
+            ),
+        )
+
+    def _call(
+        self,
+        channel: str,
+        message: Mapping[str, Any],
+        method: Callable[[str, Any], Any],
+    ) -> Mapping[str, Any]:
         try:
-            return self._post(channel, message)
+            return self._once(channel, method, message.get("text", ""), message.get("blocks"))
         except DeliveryError as error:
             if error.reason not in NEEDS_FALLBACK:
                 raise
             log.warning("slack_fallback channel=%s reason=%s", channel, error.reason)
-            return self._post(channel, {"text": message.get("text", "")})
+            return self._once(channel, method, message.get("text", ""), None)
 
-    def _post(self, channel: str, message: Mapping[str, Any]) -> str:
+    def _once(
+        self, channel: str, method: Callable[[str, Any], Any], text: str, blocks: Any
+    ) -> Mapping[str, Any]:
         try:
-            response = self.client.chat_postMessage(
-                channel=channel,
-                text=message.get("text", ""),
-                blocks=message.get("blocks"),
-                unfurl_links=False,
-                unfurl_media=False,
-                link_names=False,
-            )
+            response = method(text, blocks)
         except SlackApiError as error:
             raise self._api_error(channel, error) from None
         except (SlackClientError, OSError) as error:
             raise DeliveryError(
                 channel, f"connection: {type(error).__name__}", retriable=True
             ) from None
-        return str(response.get("ts") or "")
+        return dict(response.data) if isinstance(response.data, dict) else {}
 
     @staticmethod
     def _api_error(channel: str, error: SlackApiError) -> DeliveryError:
@@ -129,18 +183,47 @@ class ConsoleSender:
         self.stream = stream or sys.stdout
         self.count = 0
 
-    def post(self, channel: str, message: Mapping[str, Any]) -> str:
+    def post(
+        self,
+        channel: str,
+        message: Mapping[str, Any],
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> Posted:
         self.count += 1
         alert = message.get("alert", {})
-        lines = [
-            f"ALERT {channel}  [{alert.get('label', '?')}] tension {alert.get('tension', '?')}",
-            f"  {alert.get('title', message.get('text', ''))}",
-        ]
+        if thread_ts:
+            head = f"  ↳ {channel} (thread {thread_ts}{', also to channel' if broadcast else ''})"
+            self._write([head, f"    {message.get('text', '')}"])
+        elif not alert:
+            self._write([f"MESSAGE {channel}", f"  {message.get('text', '')}"])
+        else:
+            self._write([f"ALERT {channel}  {self._summary(alert)}", *self._details(alert)])
+        return Posted(channel, f"console-{self.count}")
+
+    def update(self, channel: str, ts: str, message: Mapping[str, Any]) -> None:
+        alert = message.get("alert", {})
+        self._write([f"UPDATE {channel} {ts}  {self._summary(alert)}", *self._details(alert)])
+
+    @staticmethod
+    def _summary(alert: Mapping[str, Any]) -> str:
+        sources = alert.get("sources") or []
+        count = f" · {len(sources)} source{'s' if len(sources) != 1 else ''}" if sources else ""
+        mark = " · confirmed" if alert.get("confirmed") else ""
+        return f"[{alert.get('label', '?')}] tension {alert.get('tension', '?')}{count}{mark}"
+
+    @staticmethod
+    def _details(alert: Mapping[str, Any]) -> list[str]:
+        lines = [f"  {alert.get('title', '')}"]
         if alert.get("actors"):
             lines.append(f"  actors: {', '.join(alert['actors'])}")
-        lines.append(f"  source: {alert.get('source', '?')}  {alert.get('link') or ''}".rstrip())
+        sources = alert.get("sources") or [alert.get("source", "?")]
+        lines.append(f"  sources: {', '.join(sources)}  {alert.get('link') or ''}".rstrip())
         if alert.get("why"):
             lines.append(f"  why: {'; '.join(alert['why'])}")
+        return lines
+
+    def _write(self, lines: list[str]) -> None:
         self.stream.write("\n".join(lines) + "\n\n")
         self.stream.flush()
-        return f"console-{self.count}"

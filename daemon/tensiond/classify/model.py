@@ -42,8 +42,10 @@ class Classifier:
         gazetteer: Gazetteer,
         scoring: ScoringSettings,
         batch_size: int = 32,
+        story_encoder: Encoder | None = None,
     ) -> None:
         self.encoder = encoder
+        self.story_encoder = story_encoder
         self.head = head
         self.gazetteer = gazetteer
         self.scoring = scoring
@@ -61,9 +63,18 @@ class Classifier:
         if head.adapter:
             encoder.apply_adapter(head.adapter, head.adapter_scale)
         encoder.quantize(settings.model.quantize)
+        story_encoder = None
+        if head.adapter:  # the tuned encoder groups stories by kind; events need the base one
+            story_encoder = Encoder(encoder.path, max_length=settings.model.max_length)
+            story_encoder.quantize(settings.model.quantize)
         actors = _resolve(settings.actors, settings.base_dir, default_gazetteer_path())
         return cls(
-            encoder, head, Gazetteer.load(actors), settings.scoring, settings.model.batch_size
+            encoder,
+            head,
+            Gazetteer.load(actors),
+            settings.scoring,
+            settings.model.batch_size,
+            story_encoder,
         )
 
     @property
@@ -72,6 +83,12 @@ class Classifier:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.encoder.encode(texts, self.batch_size)
+
+    def story_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentence vectors that tell one story from another (for clustering into events): the
+        base encoder's, since the tuned one draws stories of the same kind together."""
+        encoder = self.story_encoder or self.encoder
+        return encoder.encode(texts, self.batch_size)
 
     def classify(self, stories: Sequence[Story]) -> list[Classification]:
         """Classify a batch; the output is in the input's order."""

@@ -21,8 +21,17 @@ from sqlalchemy.orm import Session
 
 from tensiond.exceptions import StorageError
 from tensiond.feeds.ids import canonical_url
-from tensiond.storage.schema import AlertRow, ClassificationRow, FeedRow, ItemRow
-from tensiond.types import Alert, Classification, FeedState, Item, OutboxEntry
+from tensiond.storage.events import EventWork, event_of
+from tensiond.storage.schema import (
+    AlertRow,
+    ClassificationRow,
+    EventItemRow,
+    EventRow,
+    FeedRow,
+    ItemRow,
+    NoticeRow,
+)
+from tensiond.types import Classification, Event, FeedState, Item, Message, OutboxEntry
 
 
 def _feed_state(row: FeedRow) -> FeedState:
@@ -53,6 +62,20 @@ def _item(row: ItemRow) -> Item:
         published=row.published,
         seen_at=row.seen_at,
     )
+
+
+def _entry(row: AlertRow) -> OutboxEntry:
+    return OutboxEntry(
+        row.id, row.key, row.channel, row.payload, row.attempts,
+        kind=row.kind, route=row.route, event_id=row.event_id, parent_key=row.parent_key,
+    )  # fmt: skip
+
+
+def _entry(row: AlertRow) -> OutboxEntry:
+    return OutboxEntry(
+        row.id, row.key, row.channel, row.payload, row.attempts,
+        kind=row.kind, route=row.route, event_id=row.event_id, parent_key=row.parent_key,
+    )  # fmt: skip
 
 
 class Repository:
@@ -225,31 +248,45 @@ class Repository:
             "alerts": AlertRow,
             "feeds": FeedRow,
             "classifications": ClassificationRow,
+            "events": EventRow,
+            "notices": NoticeRow,
         }[table]
         with self._session() as session:
             return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
     # alerts (the outbox) ---------------------------------------------------------------------
 
-    def enqueue_alerts(self, alerts: Sequence[Alert], payloads: Sequence[dict[str, Any]]) -> int:
-        """Commit alert rows (one per key); returns how many were new."""
-        added = 0
+    @contextmanager
+    def events_unit(self) -> Iterator[EventWork]:
+        """One transaction over events, notices and the outbox (see :mod:`.events`)."""
         with self._session() as session:
-            for alert, payload in zip(alerts, payloads, strict=True):
-                statement = self._insert(AlertRow).values(
-                    key=alert.key,
-                    item_id=alert.item_id,
-                    route=alert.route,
-                    channel=alert.channel,
-                    payload=payload,
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=alert.created_at,
-                    created_at=alert.created_at,
-                )
-                inserted = statement.on_conflict_do_nothing(index_elements=["key"])
-                added += len(session.execute(inserted.returning(AlertRow.id)).all())
-        return added
+            yield EventWork(session, self._postgres)
+
+    def enqueue(self, messages: Sequence[Message], now: datetime) -> int:
+        """Commit outbox rows (one per key); returns how many were new."""
+        with self.events_unit() as work:
+            return work.add_messages(messages, now)
+
+    def event(self, event_id: int) -> Event | None:
+        with self._session() as session:
+            row = session.get(EventRow, event_id)
+            return None if row is None else event_of(row)
+
+    def events(self, since: datetime | None = None) -> list[Event]:
+        with self._session() as session:
+            query = select(EventRow).order_by(EventRow.id)
+            if since is not None:
+                query = query.where(EventRow.last_seen >= since)
+            return [event_of(row) for row in session.scalars(query)]
+
+    def message_refs(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None, str | None]]:
+        """For outbox keys: (state, Slack channel id, Slack ts) of each message."""
+        if not keys:
+            return {}
+        with self._session() as session:
+            query = select(AlertRow.key, AlertRow.state, AlertRow.slack_channel, AlertRow.slack_ts)
+            rows = session.execute(query.where(AlertRow.key.in_(list(keys))))
+            return {key: (state, channel, ts) for key, state, channel, ts in rows}
 
     def alerted_keys(self, keys: Sequence[str]) -> set[str]:
         if not keys:
@@ -276,10 +313,35 @@ class Repository:
             for row in rows:
                 row.lease_owner, row.lease_until = owner, now + lease
                 row.attempts += 1
-            return [OutboxEntry(r.id, r.key, r.channel, r.payload, r.attempts) for r in rows]
+            return [_entry(row) for row in rows]
 
-    def mark_sent(self, alert_id: int, slack_ts: str | None, now: datetime) -> None:
-        self._finish(alert_id, state="sent", slack_ts=slack_ts, sent_at=now, error=None)
+    def mark_sent(
+        self,
+        alert_id: int,
+        slack_ts: str | None,
+        now: datetime,
+        slack_channel: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        extra = {"payload": payload} if payload is not None else {}
+        self._finish(
+            alert_id, state="sent", slack_ts=slack_ts, sent_at=now, error=None,
+            slack_channel=slack_channel, **extra,
+        )  # fmt: skip
+
+    def defer(self, alert_id: int, at: datetime, reason: str) -> None:
+        """Put a claimed row back until ``at`` without counting it as an attempt (a channel's
+        rate budget or 429 hold, or a reply whose parent is not posted yet)."""
+        larger = func.greatest if self._postgres else func.max
+        with self._session() as session:
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(
+                    lease_owner=None, lease_until=None, state="pending", next_attempt_at=at,
+                    error=reason[:200], attempts=larger(AlertRow.attempts - 1, 0),
+                )
+            )  # fmt: skip
 
     def mark_failed(self, alert_id: int, reason: str) -> None:
         self._finish(alert_id, state="failed", error=reason[:200])
@@ -314,15 +376,31 @@ class Repository:
     # housekeeping ----------------------------------------------------------------------------
 
     def prune(self, before: datetime) -> tuple[int, int]:
-        """Delete what is older than ``before``: finished alerts, then items no open alert needs.
+        """Delete what is older than ``before``: finished alerts, then events and items that no
+        pending alert and no recent event still needs.
 
-        Returns (items, alerts) deleted. A pending alert keeps its item, however old.
+        Returns (items, alerts) deleted. A pending alert keeps its event and items, however old.
         """
         with self._session() as session:
             finished = and_(AlertRow.state.in_(("sent", "failed")), AlertRow.created_at < before)
             alerts = session.execute(delete(AlertRow).where(finished))
-            needed = select(AlertRow.item_id).where(AlertRow.state == "pending")
+            pending = AlertRow.state == "pending"
+            needed_events = select(AlertRow.event_id).where(pending, AlertRow.event_id.is_not(None))
+            old_events = select(EventRow.id).where(
+                EventRow.last_seen < before, EventRow.id.not_in(needed_events)
+            )
+            session.execute(delete(NoticeRow).where(NoticeRow.event_id.in_(old_events)))
+            session.execute(delete(EventItemRow).where(EventItemRow.event_id.in_(old_events)))
+            session.execute(delete(EventRow).where(EventRow.id.in_(old_events)))
+            needed_items = select(AlertRow.item_id).where(pending)
+            members = select(EventItemRow.item_id)
             items = session.execute(
-                delete(ItemRow).where(and_(ItemRow.seen_at < before, ItemRow.id.not_in(needed)))
+                delete(ItemRow).where(
+                    and_(
+                        ItemRow.seen_at < before,
+                        ItemRow.id.not_in(needed_items),
+                        ItemRow.id.not_in(members),
+                    )
+                )
             )
             return _count(items), _count(alerts)
