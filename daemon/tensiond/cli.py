@@ -8,6 +8,8 @@ tensiond score "headline"           a readable verdict
 tensiond train / evaluate FILE      the classifier's training and evaluation
 tensiond demo                       the offline demo: local sample feeds, console alerts
 tensiond healthcheck                exit 0 when the running daemon answers /healthz
+tensiond replay DIR --config PATH   captured snapshots through the pipeline, simulated clock
+tensiond index --dyad CN-TW         a dyad's (or --country's) tension index; --png FILE charts it
 """
 
 from __future__ import annotations
@@ -70,8 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8765)
     demo.add_argument("--once", action="store_true", help="one cycle, then exit")
     _add_config(demo)
+    replay = commands.add_parser(
+        "replay", help="run captured feed snapshots through the pipeline on a simulated clock"
+    )
+    replay.add_argument("directory", help="a folder with manifest.jsonl and the snapshot files")
+    replay.add_argument("--database", help="keep the replay's database here (default: a temp file)")
+    replay.add_argument("--step", default="15s", help="simulated time between delivery passes")
+    replay.add_argument("--tail", default="10m", help="simulated time to run after the last one")
+    _add_config(replay)
     health = commands.add_parser("healthcheck", help="exit 0 if the daemon answers /healthz")
     _add_config(health)
+    index = commands.add_parser("index", help="a dyad's or country's tension index, or its chart")
+    from tensiond.index.command import add_arguments
+
+    add_arguments(index)
+    _add_config(index)
     return parser
 
 
@@ -113,6 +128,8 @@ def _dispatch(arguments: argparse.Namespace) -> int:
         "evaluate": commands.evaluate,
         "demo": commands.demo,
         "healthcheck": commands.healthcheck,
+        "replay": commands.replay,
+        "index": commands.index,
     }
     return handlers[arguments.command](arguments)
 

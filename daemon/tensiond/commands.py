@@ -92,6 +92,50 @@ def once(arguments: argparse.Namespace, settings: Settings | None = None) -> int
     return 0
 
 
+def replay(arguments: argparse.Namespace) -> int:
+    """Run captured snapshots through the pipeline on a simulated clock (see :mod:`.replay`)."""
+    from tensiond.clock import SimulatedClock
+    from tensiond.config.units import parse_duration
+    from tensiond.replay import load_manifest
+    from tensiond.replay import replay as run_replay
+
+    settings = _settings(arguments.config)
+    _configure_logs(settings)
+    directory = Path(arguments.directory)
+    snapshots = load_manifest(directory)
+    with tempfile.TemporaryDirectory(prefix="tensiond-replay-") as scratch:
+        database = arguments.database or f"sqlite:///{Path(scratch) / 'replay.db'}"
+        storage = settings.storage.model_copy(update={"url": database})
+        fetch = settings.fetch.model_copy(update={"parse_processes": 0})
+        settings = settings.model_copy(update={"storage": storage, "fetch": fetch})
+        clock = SimulatedClock(snapshots[0].at)
+        services = app.build(settings, clock=clock)
+        report = run_replay(
+            services,
+            clock,
+            snapshots,
+            step=parse_duration(arguments.step),
+            tail=parse_duration(arguments.tail),
+        )
+        events = services.repository.count("events")
+        services.repository.engine.dispose()
+    first, last = snapshots[0].at, snapshots[-1].at
+    print(
+        f"replayed {report.snapshots} snapshots from {first:%Y-%m-%d %H:%M} to "
+        f"{last:%Y-%m-%d %H:%M} UTC: {report.items} new items, {events} events"
+    )
+    for problem in report.errors:
+        print(f"  unreadable: {problem}")
+    channels = sorted({channel for channel, _kind in report.messages})
+    for channel in channels:
+        kinds = {kind: n for (name, kind), n in report.messages.items() if name == channel}
+        summary = ", ".join(f"{kinds[kind]} {kind}" for kind in sorted(kinds))
+        print(f"  {channel}: {summary}")
+    if not channels:
+        print("  no messages")
+    return 0
+
+
 def check_config(arguments: argparse.Namespace) -> int:
     settings = load_settings(arguments.path)
     print(
@@ -268,3 +312,9 @@ def healthcheck(arguments: argparse.Namespace) -> int:
     except OSError as error:
         print(f"healthcheck failed: {error}", file=sys.stderr)
         return 1
+
+
+def index(arguments: argparse.Namespace) -> int:
+    from tensiond.index.command import run as show_index
+
+    return show_index(arguments, _settings(arguments.config))
