@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -495,10 +497,32 @@ def _failed_delivery(services: Services, entry: OutboxEntry, error: DeliveryErro
     return "retry"
 
 
-def cycle(services: Services) -> tuple[PollReport, int, DeliveryReport]:
-    """One full pass: poll, classify, digest, deliver (what ``tensiond once`` runs)."""
+def drain(
+    services: Services, within: timedelta, sleep: Callable[[float], object]
+) -> DeliveryReport:
+    """Deliver until nothing pending falls due within ``within`` (the rate budget paces it)."""
+    sent = retried = failed = 0
+    deadline = services.clock.now() + within
+    while not services.stopping.is_set():
+        report = deliver(services, limit=1000)
+        sent, retried, failed = sent + report.sent, retried + report.retried, failed + report.failed
+        due = services.repository.next_due()
+        now = services.clock.now()
+        if due is None or due > deadline:
+            break
+        sleep(max(0.05, min(5.0, (due - now).total_seconds())))
+    return DeliveryReport(sent, retried, failed)
+
+
+def cycle(
+    services: Services,
+    within: timedelta = timedelta(minutes=2),
+    sleep: Callable[[float], object] = time.sleep,
+) -> tuple[PollReport, int, DeliveryReport]:
+    """One full pass: poll, classify, digest, then deliver what falls due ``within`` (what
+    ``tensiond once`` runs; rate-budgeted messages wait their turn, retries after it do not)."""
     report = poll(services)
     alerts = classify_pending(services)
     digest(services)
-    delivered = deliver(services, limit=1000)
+    delivered = drain(services, within, sleep)
     return report, len(alerts), delivered

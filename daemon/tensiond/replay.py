@@ -25,6 +25,7 @@ from tensiond import pipeline
 from tensiond.clock import SimulatedClock
 from tensiond.exceptions import ConfigError, FeedError
 from tensiond.feeds.parse import parse_feed
+from tensiond.types import Item
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def replay(
         while index < len(snapshots) and snapshots[index].at == moment:
             batch.append(snapshots[index])
             index += 1
-        items = []
+        items: list[Item] = []
         for snapshot in batch:
             feed = feeds.get(snapshot.feed)
             url = feed.url if feed else f"https://replay.invalid/{snapshot.feed}"

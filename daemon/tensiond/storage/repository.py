@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from tensiond.clock import utc
 from tensiond.exceptions import StorageError
 from tensiond.feeds.ids import canonical_url
 from tensiond.storage.events import EventWork, event_of
@@ -62,13 +63,6 @@ def _item(row: ItemRow) -> Item:
         published=row.published,
         seen_at=row.seen_at,
     )
-
-
-def _entry(row: AlertRow) -> OutboxEntry:
-    return OutboxEntry(
-        row.id, row.key, row.channel, row.payload, row.attempts,
-        kind=row.kind, route=row.route, event_id=row.event_id, parent_key=row.parent_key,
-    )  # fmt: skip
 
 
 def _entry(row: AlertRow) -> OutboxEntry:
@@ -367,6 +361,13 @@ class Repository:
                 {c.name: getattr(row, c.name) for c in AlertRow.__table__.columns}
                 for row in session.scalars(query)
             ]
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending outbox row falls due (None when nothing is pending)."""
+        with self._session() as session:
+            query = select(func.min(AlertRow.next_attempt_at)).where(AlertRow.state == "pending")
+            value = session.scalar(query)
+            return None if value is None else utc(value)
 
     def alert_counts(self) -> dict[str, int]:
         with self._session() as session:

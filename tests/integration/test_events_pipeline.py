@@ -1,0 +1,159 @@
+"""Events through real storage and a real Slack-compatible server: the life of an alert.
+
+Reports are built by hand (story vectors chosen so the stories are told apart), then go through
+the pipeline's own cluster-decide-commit step and its delivery, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tensiond import pipeline
+from tensiond.alerts.slack import SlackSender
+from tensiond.classify.actors import Gazetteer, default_gazetteer_path
+from tensiond.clock import SimulatedClock
+from tensiond.events.cluster import Report, story_terms
+from tensiond.metrics import Metrics
+from tensiond.storage.repository import Repository
+from tensiond.types import LABELS, Classification, Item, Source
+from tests.conftest import make_settings
+from tests.factories import NOW
+from tests.slackserver import SlackServer
+
+GAZETTEER = Gazetteer.load(default_gazetteer_path())
+
+
+class Names:
+    gazetteer = GAZETTEER
+
+
+@pytest.fixture
+def slack():  # type: ignore[no-untyped-def]
+    with SlackServer() as server:
+        yield server
+
+
+def services(repository: Repository, slack: SlackServer, tmp_path: Path, **alerting: Any):  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path, slack={"api_url": slack.url}, alerting=alerting)
+    return pipeline.Services(
+        settings=settings, repository=repository, fetcher=None,  # type: ignore[arg-type]
+        classifier=Names(), sender=SlackSender(settings.slack, "xoxb-t"),  # type: ignore[arg-type]
+        clock=SimulatedClock(NOW), metrics=Metrics(), owner="test",
+    )  # fmt: skip
+
+
+def axis(number: int, size: int = 256) -> np.ndarray:
+    vector = np.zeros(size, dtype=np.float32)
+    vector[number % size] = 1.0
+    return vector
+
+
+def report(
+    run: pipeline.Services,
+    story: int,
+    outlet: str,
+    title: str,
+    *,
+    label: str = "weapons_test",
+    tension: int = 80,
+    actors: tuple[str, ...] = ("KP",),
+) -> Report:
+    now = run.clock.now()
+    item = Item(
+        id=f"https://{outlet}/{story}-{title[:10]}", feed_url=f"https://{outlet}/rss",
+        feed_name=outlet, title=title, summary="", link=f"https://{outlet}/{story}",
+        published=now, seen_at=now,
+    )  # fmt: skip
+    dyads = tuple("-".join(sorted(pair)) for pair in [actors] if len(pair) == 2)
+    verdict = Classification(
+        item_id=item.id, label=label, probabilities=dict.fromkeys(LABELS, 0.1), tension=tension,
+        actors=actors, dyads=dyads, modality="actual", why=(f"{label} 90%",), model_version="t",
+    )  # fmt: skip
+    run.repository.add_items([item])
+    run.repository.save_classifications([verdict], now)
+    source = Source(outlet, 2, item.id, title, item.link, now, label, tension)
+    return Report(item, verdict, axis(story), story_terms(title), source)
+
+
+def deliver_for(run: pipeline.Services, seconds: int) -> list[int]:
+    """Run delivery once a simulated second; how many requests each second made."""
+    counts = []
+    for _ in range(seconds):
+        report = pipeline.deliver(run, limit=500)
+        counts.append(report.sent)
+        run.clock.advance(timedelta(seconds=1))
+    return counts
+
+
+def test_a_burst_of_120_alerts_is_grouped_and_paced_and_nothing_is_dropped(
+    repository, slack, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    run = services(repository, slack, tmp_path)
+    reports = [
+        report(run, n, "wire.example", f"Story number {n} about a launch") for n in range(120)
+    ]
+    messages = pipeline._decide(run, reports, NOW)
+    kinds = [m.kind for m in messages]
+    assert kinds.count("post") == 5 and kinds.count("group") == 6
+    per_second = deliver_for(run, 15)
+    assert per_second[0] == 3 and max(per_second[1:]) <= 1  # the burst, then one a second
+    assert sum(per_second) == 11 and repository.alert_counts() == {"sent": 11}
+    listed = "".join(str(p.body.get("blocks")) for p in slack.posts())
+    for n in range(120):
+        assert f"Story number {n} about" in listed, n
+
+
+def test_the_same_reports_again_change_nothing(repository, slack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = services(repository, slack, tmp_path)
+    reports = [report(run, 1, "a.example", "North Korea fires missile")]
+    assert len(pipeline._decide(run, reports, NOW)) == 1
+    assert pipeline._decide(run, reports, NOW) == []  # already clustered: a retried batch
+    assert repository.count("events") == 1
+
+
+def test_sources_update_one_message_and_a_war_inhibits_threats_then_talks_ease_it(
+    repository, slack, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    run = services(repository, slack, tmp_path, group_interval="30s")
+    war = [
+        report(run, 1, outlet, "Shelling across the border kills 3", label="armed_conflict",
+               tension=90, actors=("KP", "KR"))
+        for outlet in ("a.example", "b.example")
+    ]  # fmt: skip
+    pipeline._decide(run, war[:1], NOW)
+    deliver_for(run, 2)
+    pipeline._decide(run, war[1:], run.clock.now())
+    threat = report(run, 2, "c.example", "Pyongyang vows revenge", label="threat", tension=75,
+                    actors=("KP", "KR"))  # fmt: skip
+    assert pipeline._decide(run, [threat], run.clock.now()) == []  # inhibited by the war
+    talks = report(run, 3, "d.example", "Generals agree to talks at Panmunjom",
+                   label="cooperation", tension=10, actors=("KP", "KR"))  # fmt: skip
+    (easing,) = pipeline._decide(run, [talks], run.clock.now())
+    assert easing.kind == "reply"
+    deliver_for(run, 40)
+    (post, reply) = slack.posts()
+    (update,) = slack.posts("chat.update")
+    assert reply.body["thread_ts"] == update.body["ts"] == repository.alerts("sent")[0]["slack_ts"]
+    assert "Easing" in reply.body["text"]
+    assert "2 sources" in str(slack.message(post.body["channel"], update.body["ts"])["blocks"])
+
+
+def test_quiet_hours_hold_alerts_for_the_digest(repository, slack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = services(
+        repository, slack, tmp_path,
+        quiet_hours=[{"start": "11:00", "end": "13:00"}], digest={"times": ["13:00"]},
+    )  # fmt: skip
+    held = [report(run, n, "a.example", f"Held story {n}") for n in range(3)]
+    assert pipeline._decide(run, held, NOW) == []
+    assert pipeline.digest(run) == 0  # the 08:00 slot came before they were held
+    run.clock.advance(timedelta(hours=1, minutes=1))
+    assert pipeline.digest(run) == 1 and pipeline.digest(run) == 0
+    deliver_for(run, 2)
+    (digest,) = slack.posts()
+    assert "Digest: 3 alerts held back" in digest.body["text"]
+    assert all(f"Held story {n}" in str(digest.body["blocks"]) for n in range(3))
