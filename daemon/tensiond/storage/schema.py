@@ -207,3 +207,43 @@ class NoticeRow(Base):
         UniqueConstraint("route", "event_id", name="uq_notices_route_event"),
         Index("ix_notices_state", "state", "notified_at"),
     )
+
+
+# The tension index (tensiond.index): one row of state per key, and an hourly series. -----------
+
+
+class IndexStateRow(Base):
+    """A key's running index (decayed to ``updated_at``), cached baseline and spike state."""
+
+    __tablename__ = "index_states"
+
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime]
+    first_at: Mapped[datetime]
+    baseline_median: Mapped[float | None] = mapped_column(Float)
+    baseline_spread: Mapped[float | None] = mapped_column(Float)
+    baseline_samples: Mapped[int | None] = mapped_column(Integer)
+    baseline_at: Mapped[datetime | None]
+    spiking: Mapped[bool] = mapped_column(default=False)
+    spike_at: Mapped[datetime | None]
+    peak: Mapped[float] = mapped_column(Float, default=0.0)
+    reference_median: Mapped[float] = mapped_column(Float, default=0.0)
+    reference_spread: Mapped[float] = mapped_column(Float, default=0.0)
+
+    __table_args__ = (Index("ix_index_states_spiking", "spiking"),)
+
+
+class IndexPointRow(Base):
+    """The index right after the last update of an hour: at most one row per key and hour."""
+
+    __tablename__ = "index_points"
+
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    at: Mapped[datetime]
+    value: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_index_points_hour", "hour"),)
