@@ -29,20 +29,26 @@ def corpus_texts() -> list[str]:
     return texts
 
 
-def build_feed(number: int, version: int, texts: list[str], items: int) -> bytes:
+def item_xml(title: str, summary: str, link: str, when: datetime) -> str:
+    return (
+        f"<item><title>{escape(title[:200])}</title><link>{link}</link>"
+        f"<guid>{link}</guid><pubDate>{format_datetime(when)}</pubDate>"
+        f"<description>&lt;p&gt;{escape(summary)}&lt;/p&gt;</description></item>"
+    )
+
+
+def build_feed(
+    number: int, version: int, texts: list[str], items: int, extra: list[str] | None = None
+) -> bytes:
     rng = random.Random(number * 1000 + version)
     now = datetime(2026, 3, 1, tzinfo=UTC)
-    entries = []
+    entries = list(extra or [])
     for index in range(items):
         text = rng.choice(texts)
         title, _, rest = text.partition(". ")
         link = f"https://outlet{number}.example/story/{version}-{index}"
-        when = format_datetime(now - timedelta(minutes=index * 17 + version))
-        entries.append(
-            f"<item><title>{escape(title[:200])}</title><link>{link}</link>"
-            f"<guid>{link}</guid><pubDate>{when}</pubDate>"
-            f"<description>&lt;p&gt;{escape(rest or text)}&lt;/p&gt;</description></item>"
-        )
+        when = now - timedelta(minutes=index * 17 + version)
+        entries.append(item_xml(title, rest or text, link, when))
     return (
         '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
         f"<title>Outlet {number}</title><link>https://outlet{number}.example/</link>"
@@ -54,15 +60,26 @@ def _serve(ports: list[int], feeds: int, items: int, ready: multiprocessing.Even
     texts = corpus_texts()
     versions = dict.fromkeys(range(feeds), 0)
     bodies = {n: build_feed(n, 0, texts, items) for n in range(feeds)}
+    extras: dict[int, list[str]] = {n: [] for n in range(feeds)}
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
-            numbers = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
-                for number in numbers:
+                if self.path == "/add":  # one new story on top of a feed: {feed, title, ...}
+                    number = int(data["feed"])
+                    when = datetime.fromisoformat(data["published"])
+                    extras[number].insert(
+                        0, item_xml(data["title"], data["summary"], data["link"], when)
+                    )
+                    versions[number] += 1
+                    bodies[number] = build_feed(
+                        number, 0, texts, items, extras[number]
+                    )
+                for number in data if self.path != "/add" else []:
                     versions[number] += 1
                     bodies[number] = build_feed(number, versions[number], texts, items)
             self.send_response(204)
@@ -124,11 +141,18 @@ class FeedFarm:
         self.process.join(5)
 
     def bump(self, numbers: list[int]) -> None:
+        """New versions of these feeds, each with a fresh set of items."""
+        self._post("/bump", numbers)
+
+    def add(self, feed: int, title: str, summary: str, link: str, published: datetime) -> None:
+        """One new story on top of one feed; the rest of it stays the same."""
+        data = {"feed": feed, "title": title, "summary": summary, "link": link}
+        self._post("/add", {**data, "published": published.isoformat()})
+
+    def _post(self, path: str, data: object) -> None:
         import urllib.request
 
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.ports[0]}/bump",
-            data=json.dumps(numbers).encode(),
-            method="POST",
+            f"http://127.0.0.1:{self.ports[0]}{path}", data=json.dumps(data).encode(), method="POST"
         )
         urllib.request.urlopen(request, timeout=30).read()
