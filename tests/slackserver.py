@@ -48,6 +48,8 @@ class SlackServer:
         self.counter = 0
         self.channels: dict[str, str] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.uploads: dict[str, bytes] = {}
+        self.files: list[dict[str, Any]] = []  # completed uploads: id, channel, thread, title
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -97,6 +99,15 @@ class SlackServer:
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
+        if handler.path.startswith("/upload/"):  # the URL files.getUploadURLExternal handed out
+            data = handler.rfile.read(length)
+            with self.lock:
+                self.uploads[handler.path.rsplit("/", 1)[-1]] = data
+            handler.send_response(200)
+            handler.send_header("Content-Length", "2")
+            handler.end_headers()
+            handler.wfile.write(b"OK")
+            return
         raw = handler.rfile.read(length).decode() if length else ""
         kind = handler.headers.get("Content-Type", "")
         body: dict[str, Any] = json.loads(raw) if "json" in kind and raw else dict(parse_qsl(raw))
@@ -153,6 +164,22 @@ class SlackServer:
                     "thread_ts": body.get("thread_ts"),
                 }  # fmt: skip
                 return {**payload, "channel": channel}
+            if method == "files.getUploadURLExternal":
+                file_id = f"F{len(self.uploads) + len(self.files) + 1:08d}"
+                port = self.server.server_address[1]
+                url = f"http://127.0.0.1:{port}/upload/{file_id}"
+                return {"ok": True, "upload_url": url, "file_id": file_id}
+            if method == "files.completeUploadExternal":
+                files = body.get("files")
+                files = json.loads(files) if isinstance(files, str) else files or []
+                for entry in files:
+                    if entry["id"] not in self.uploads:
+                        return {"ok": False, "error": "file_not_found"}
+                    self.files.append(
+                        {**entry, "channel": body.get("channel_id"),
+                         "thread_ts": body.get("thread_ts"), "bytes": self.uploads[entry["id"]]}
+                    )  # fmt: skip
+                return {"ok": True, "files": [{"id": entry["id"]} for entry in files]}
             if method == "chat.update":
                 key = (str(body.get("channel")), str(body.get("ts")))
                 if key[0] not in self.channels.values():

@@ -18,6 +18,7 @@ from tensiond.feeds.pool import ParsePool
 from tensiond.metrics import Metrics
 from tensiond.pipeline import Services
 from tensiond.storage.engine import database_url, default_state_dir, make_engine, migrate
+from tensiond.storage.index_store import IndexStore
 from tensiond.storage.repository import Repository
 
 log = logging.getLogger("tensiond.app")
@@ -74,6 +75,7 @@ def build(
         metrics=metrics or Metrics(),
         owner=owner_id(),
         stopping=threading.Event(),
+        index_store=IndexStore(repository.engine),
         parse_pool=ParsePool(settings.fetch.parse_processes)
         if settings.fetch.parse_processes
         else None,

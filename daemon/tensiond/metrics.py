@@ -23,6 +23,9 @@ class Metrics:
         )
         self.alerts = Counter("tensiond_alerts", "Alerts by state reached", ["state"], registry=r)
         self.events = Counter("tensiond_events_new", "Events started (new stories)", registry=r)
+        self.index_signals = Counter(
+            "tensiond_index_signals", "Index spikes and easings", ["scope", "kind"], registry=r
+        )
         self.slack_requests = Counter(
             "tensiond_slack_requests", "Slack API calls by outcome", ["outcome"], registry=r
         )

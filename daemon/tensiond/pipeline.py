@@ -25,7 +25,7 @@ from typing import Any
 
 from tensiond.alerts import route
 from tensiond.alerts.pacing import TokenBucket
-from tensiond.alerts.render import render, render_list, render_reply
+from tensiond.alerts.render import render, render_list, render_reply, render_signal
 from tensiond.alerts.slack import Posted, Sender
 from tensiond.classify.model import Classifier, Story
 from tensiond.classify.text import prepare
@@ -33,12 +33,15 @@ from tensiond.clock import Clock
 from tensiond.config.schema import Settings
 from tensiond.crashpoints import crash_point
 from tensiond.events.cluster import Report, cluster, story_terms
-from tensiond.exceptions import DeliveryError, FeedError
+from tensiond.exceptions import DeliveryError, FeedError, TensiondError
 from tensiond.feeds.fetch import Fetcher
 from tensiond.feeds.parse import parse_feed
 from tensiond.feeds.pool import Parsed, ParsePool, result_of
 from tensiond.feeds.schedule import next_poll
+from tensiond.index import IndexKey, Observation, update_index
+from tensiond.index.view import index_chart
 from tensiond.metrics import Metrics
+from tensiond.storage.index_store import IndexStore
 from tensiond.storage.repository import Repository
 from tensiond.types import (
     FeedState,
@@ -71,6 +74,7 @@ class Services:
     channel_holds: dict[str, datetime] = field(default_factory=dict)
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     parse_pool: ParsePool | None = None
+    index_store: IndexStore | None = None
 
 
 @dataclass(frozen=True)
@@ -214,17 +218,51 @@ def classify_pending(services: Services, limit: int = 512) -> list[Message]:
     """Classify stored items that have no verdict yet, cluster them into events, and commit the
     alerts those events call for."""
     enqueued: list[Message] = []
+    observations: list[Observation] = []
     while not services.stopping.is_set():
         items = services.repository.unclassified_items(limit)
         if not items:
             break
-        enqueued += _classify_batch(services, items)
+        messages, observed = _classify_batch(services, items)
+        enqueued += messages
+        observations += observed
         if len(items) < limit:
             break
+    enqueued += _update_index(services, observations)
     return enqueued
 
 
-def _classify_batch(services: Services, items: list[Item]) -> list[Message]:
+def _update_index(services: Services, observations: list[Observation]) -> list[Message]:
+    """Feed new events to the tension index (every cycle: easing is checked even without news)
+    and commit the spike and easing alerts it raises."""
+    settings = services.settings
+    if not settings.index.enabled or services.index_store is None:
+        return []
+    now = services.clock.now()
+    region_of = services.classifier.gazetteer.region
+    signals = update_index(
+        services.index_store, observations, settings.index, now, region_of=region_of
+    )
+    messages = []
+    for signal in signals:
+        services.metrics.index_signals.labels(signal.scope, signal.kind).inc()
+        log.info(
+            "index_%s scope=%s key=%s value=%.2f baseline=%.2f z=%.1f",
+            signal.kind, signal.scope, signal.key, signal.value, signal.baseline, signal.z,
+        )  # fmt: skip
+        actors = tuple(signal.key.split("-"))
+        dyads = (signal.key,) if signal.scope == "dyad" else ()
+        for target in route.routes_for_signal(actors, dyads, settings.alerting, region_of):
+            messages.append(route.signal_message(target, signal, now))
+    if messages:
+        added = services.repository.enqueue(messages, now)
+        services.metrics.alerts.labels("pending").inc(added)
+    return messages
+
+
+def _classify_batch(
+    services: Services, items: list[Item]
+) -> tuple[list[Message], list[Observation]]:
     texts = [prepare(item.title, item.summary) for item in items]
     verdicts = services.classifier.classify(
         [Story(item.id, text) for item, text in zip(items, texts, strict=True)]
@@ -239,7 +277,7 @@ def _classify_batch(services: Services, items: list[Item]) -> list[Message]:
         if verdict.label != "other"
     ]
     if not chosen:
-        return []
+        return [], []
     vectors = services.classifier.story_vectors([text for _, _, text in chosen])
     tags = {feed.url: feed.tags for feed in services.settings.feeds}
     events = services.settings.events
@@ -262,7 +300,9 @@ def _classify_batch(services: Services, items: list[Item]) -> list[Message]:
     return _decide(services, reports, now)
 
 
-def _decide(services: Services, reports: list[Report], now: datetime) -> list[Message]:
+def _decide(
+    services: Services, reports: list[Report], now: datetime
+) -> tuple[list[Message], list[Observation]]:
     """Cluster, decide and commit in one transaction; a crash keeps all of it or none."""
     settings = services.settings
     alerting = settings.alerting
@@ -273,7 +313,7 @@ def _decide(services: Services, reports: list[Report], now: datetime) -> list[Me
         done = work.clustered([report.item.id for report in reports])
         reports = [report for report in reports if report.item.id not in done]
         if not reports:
-            return []
+            return [], []
         since = min(report.at for report in reports) - settings.events.window
         known = work.recent_events(since)
         clustered, assignments, changed = cluster(reports, known, settings.events, now)
@@ -315,7 +355,13 @@ def _decide(services: Services, reports: list[Report], now: datetime) -> list[Me
             "alert_queued kind=%s channel=%s route=%s event=%s key=%s",
             message.kind, message.channel, message.route, message.event_id, message.key,
         )  # fmt: skip
-    return messages
+    # the index counts each new event once, however many outlets go on to report it
+    started: dict[int, Report] = {}
+    for assignment in assignments:
+        if assignment.event >= len(known):
+            started.setdefault(assignment.event, assignment.report)
+    observed = [Observation.of(report.verdict, report.at) for report in started.values()]
+    return messages, observed
 
 
 def digest(services: Services) -> int:
@@ -412,6 +458,8 @@ def settings_step(services: Services) -> timedelta:
 def _compose(services: Services, entry: OutboxEntry) -> dict[str, Any] | None:
     """The message to send, rendered now from the stored event (so it shows its latest state)."""
     payload: dict[str, Any] = dict(entry.payload)
+    if "signal" in payload:
+        return render_signal(payload["signal"], services.classifier.gazetteer.name)
     if entry.kind in ("group", "digest"):
         events = [services.repository.event(int(i)) for i in payload.get("events") or []]
         found = [event for event in events if event is not None]
@@ -467,6 +515,8 @@ def _send(
     services.repository.mark_sent(
         entry.id, posted.ts, services.clock.now(), slack_channel=posted.channel, payload=message
     )
+    if "signal" in entry.payload:
+        _attach_chart(services, entry, posted)
     metrics.slack_requests.labels("ok").inc()
     metrics.alerts.labels("sent").inc()
     log.info(
@@ -474,6 +524,26 @@ def _send(
         services.sender.name, entry.id,
     )  # fmt: skip
     return "sent", (posted if entry.kind != "update" else None)
+
+
+def _attach_chart(services: Services, entry: OutboxEntry, posted: Posted) -> None:
+    """The index chart in the alert's thread; a failed upload never fails the alert."""
+    if services.index_store is None:
+        return
+    signal: Any = entry.payload["signal"]
+    try:
+        png = index_chart(
+            services.index_store,
+            IndexKey(signal["scope"], signal["key"]),
+            services.settings.index,
+            services.clock.now(),
+            region_of=services.classifier.gazetteer.region,
+        )
+        services.sender.upload(
+            posted.channel, posted.ts, png, f"tension-{signal['key']}.png", signal["key"]
+        )
+    except (DeliveryError, TensiondError, ValueError, OSError) as error:
+        log.warning("chart_not_attached key=%s error=%r", signal.get("key"), str(error)[:200])
 
 
 def _failed_delivery(services: Services, entry: OutboxEntry, error: DeliveryError) -> str:

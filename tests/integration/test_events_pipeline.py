@@ -80,6 +80,10 @@ def report(
     return Report(item, verdict, axis(story), story_terms(title), source)
 
 
+def decide(run: pipeline.Services, reports: list[Report], now: Any) -> list[Any]:
+    return pipeline._decide(run, reports, now)[0]
+
+
 def deliver_for(run: pipeline.Services, seconds: int) -> list[int]:
     """Run delivery once a simulated second; how many requests each second made."""
     counts = []
@@ -97,7 +101,7 @@ def test_a_burst_of_120_alerts_is_grouped_and_paced_and_nothing_is_dropped(
     reports = [
         report(run, n, "wire.example", f"Story number {n} about a launch") for n in range(120)
     ]
-    messages = pipeline._decide(run, reports, NOW)
+    messages = decide(run, reports, NOW)
     kinds = [m.kind for m in messages]
     assert kinds.count("post") == 5 and kinds.count("group") == 6
     per_second = deliver_for(run, 15)
@@ -111,8 +115,8 @@ def test_a_burst_of_120_alerts_is_grouped_and_paced_and_nothing_is_dropped(
 def test_the_same_reports_again_change_nothing(repository, slack, tmp_path) -> None:  # type: ignore[no-untyped-def]
     run = services(repository, slack, tmp_path)
     reports = [report(run, 1, "a.example", "North Korea fires missile")]
-    assert len(pipeline._decide(run, reports, NOW)) == 1
-    assert pipeline._decide(run, reports, NOW) == []  # already clustered: a retried batch
+    assert len(decide(run, reports, NOW)) == 1
+    assert decide(run, reports, NOW) == []  # already clustered: a retried batch
     assert repository.count("events") == 1
 
 
@@ -125,15 +129,15 @@ def test_sources_update_one_message_and_a_war_inhibits_threats_then_talks_ease_i
                tension=90, actors=("KP", "KR"))
         for outlet in ("a.example", "b.example")
     ]  # fmt: skip
-    pipeline._decide(run, war[:1], NOW)
+    decide(run, war[:1], NOW)
     deliver_for(run, 2)
-    pipeline._decide(run, war[1:], run.clock.now())
+    decide(run, war[1:], run.clock.now())
     threat = report(run, 2, "c.example", "Pyongyang vows revenge", label="threat", tension=75,
                     actors=("KP", "KR"))  # fmt: skip
-    assert pipeline._decide(run, [threat], run.clock.now()) == []  # inhibited by the war
+    assert decide(run, [threat], run.clock.now()) == []  # inhibited by the war
     talks = report(run, 3, "d.example", "Generals agree to talks at Panmunjom",
                    label="cooperation", tension=10, actors=("KP", "KR"))  # fmt: skip
-    (easing,) = pipeline._decide(run, [talks], run.clock.now())
+    (easing,) = decide(run, [talks], run.clock.now())
     assert easing.kind == "reply"
     deliver_for(run, 40)
     (post, reply) = slack.posts()
@@ -149,7 +153,7 @@ def test_quiet_hours_hold_alerts_for_the_digest(repository, slack, tmp_path) -> 
         quiet_hours=[{"start": "11:00", "end": "13:00"}], digest={"times": ["13:00"]},
     )  # fmt: skip
     held = [report(run, n, "a.example", f"Held story {n}") for n in range(3)]
-    assert pipeline._decide(run, held, NOW) == []
+    assert decide(run, held, NOW) == []
     assert pipeline.digest(run) == 0  # the 08:00 slot came before they were held
     run.clock.advance(timedelta(hours=1, minutes=1))
     assert pipeline.digest(run) == 1 and pipeline.digest(run) == 0
@@ -157,3 +161,42 @@ def test_quiet_hours_hold_alerts_for_the_digest(repository, slack, tmp_path) -> 
     (digest,) = slack.posts()
     assert "Digest: 3 alerts held back" in digest.body["text"]
     assert all(f"Held story {n}" in str(digest.body["blocks"]) for n in range(3))
+
+
+def test_an_index_spike_is_routed_posted_with_its_chart_and_eases_in_its_thread(
+    repository, slack, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from tensiond.index import Observation
+    from tensiond.storage.index_store import IndexStore
+
+    run = services(
+        repository, slack, tmp_path,
+        routes=[{"name": "korea", "channel": "#korea", "dyads": ["KP-KR"]},
+                {"name": "wars", "channel": "#wars", "labels": ["armed_conflict"]}],
+    )  # fmt: skip
+    run.index_store = IndexStore(repository.engine)
+    burst = [
+        Observation(NOW, ("KP", "KR"), ("KP-KR",), "armed_conflict", 95, "actual") for _ in range(8)
+    ]
+    messages = pipeline._update_index(run, burst)
+    spikes = [m for m in messages if m.payload and m.payload["signal"]["key"] == "KP-KR"]  # type: ignore[index]
+    assert [m.channel for m in spikes] == ["#korea"]  # label routes never take index alerts
+    deliver_for(run, 5)
+    (post,) = [p for p in slack.posts() if p.body["channel"] == "#korea"]
+    assert "Tension spike" in post.body["text"] and "North Korea" in post.body["text"]
+    charts = [f for f in slack.files if f["channel"] == slack.channel_id("#korea")]
+    assert len(charts) == 1 and charts[0]["bytes"].startswith(b"\x89PNG")
+    assert charts[0]["thread_ts"] == post_ts(repository, "#korea")
+    for _day in range(12):  # quiet days: the index decays back to normal
+        run.clock.advance(timedelta(days=1))
+        pipeline._update_index(run, [])
+        deliver_for(run, 2)
+    easings = [p for p in slack.posts() if "Tension easing" in p.body.get("text", "")]
+    assert easings and any(
+        e.body.get("thread_ts") == post_ts(repository, "#korea") for e in easings
+    )
+
+
+def post_ts(repository: Repository, channel: str) -> str:
+    rows = [r for r in repository.alerts("sent") if r["channel"] == channel and r["kind"] == "post"]
+    return str(rows[0]["slack_ts"])

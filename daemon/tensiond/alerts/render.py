@@ -8,7 +8,7 @@ section, a visible truncation marker that never splits an entity.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -178,3 +178,39 @@ def render_list(heading: str, events: Sequence[Event]) -> dict[str, Any]:
         blocks.append(_section("\n".join(lines[start : start + 20])))
     plain = f"{escape(heading)}: " + "; ".join(escape(event.title) for event in events)
     return {"text": truncate(plain, MAX_FALLBACK), "blocks": blocks}
+
+
+def render_signal(
+    signal: Mapping[str, Any], actor_name: Callable[[str], str] = str
+) -> dict[str, Any]:
+    """A spike or easing of a dyad's or a country's tension index."""
+    names = " – ".join(escape(actor_name(code)) for code in str(signal["key"]).split("-"))
+    spike = signal["kind"] == "spike"
+    head = f"Tension {'spike' if spike else 'easing'}: {names}"
+    level = (
+        f"index *{signal['value']:.2f}* against a normal of {signal['baseline']:.2f} "
+        f"(spread {signal['spread']:.2f}, z {signal['z']:.1f})"
+    )
+    if not spike:
+        level += f"; it peaked at {signal['peak']:.2f}"
+    if signal.get("cold_start"):
+        level += " · little history yet: judged on the level alone"
+    text = f"*{head}*\n{level}"
+    plain = f"{head}: index {signal['value']:.2f} vs normal {signal['baseline']:.2f}"
+    return {
+        "text": truncate(plain, MAX_FALLBACK),
+        "blocks": [
+            _section(text),
+            _context(f"{escape(str(signal['scope']))} index · chart in thread"),
+        ],
+        "alert": {
+            "label": f"index {signal['kind']}",
+            "tension": round(float(signal["value"]), 2),
+            "title": head,
+            "link": None,
+            "sources": [],
+            "actors": [actor_name(code) for code in str(signal["key"]).split("-")],
+            "modality": "actual",
+            "why": [level.replace("*", "")],
+        },
+    }

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -153,6 +154,71 @@ def routes_for(event: Event, settings: AlertingSettings, region_of: RegionOf) ->
     """The routes an event goes to: the deepest matching node of each matching branch; the root
     (``default_channel``) when no route matches."""
     return _walk(root(settings), settings.routes, event, region_of) or [root(settings)]
+
+
+def _signal_matches(
+    matchers: Matchers, actors: tuple[str, ...], dyads: tuple[str, ...], region_of: RegionOf
+) -> bool:
+    """Index alerts match on actors, dyads and regions; a route that also asks for labels,
+    a tension or feed tags is about stories, and never takes them."""
+    if matchers.labels or matchers.min_tension is not None or matchers.feed_tags:
+        return False
+    if matchers.actors and not set(matchers.actors) & set(actors):
+        return False
+    if matchers.dyads and not set(matchers.dyads) & set(dyads):
+        return False
+    return not matchers.regions or bool(
+        set(matchers.regions) & {region_of(actor) for actor in actors}
+    )
+
+
+def routes_for_signal(
+    actors: tuple[str, ...],
+    dyads: tuple[str, ...],
+    settings: AlertingSettings,
+    region_of: RegionOf,
+) -> list[Route]:
+    """The routes a spike or easing of the tension index goes to (see :func:`_signal_matches`)."""
+
+    def walk(parent: Route, children: Sequence[RouteSettings]) -> list[Route]:
+        chosen: list[Route] = []
+        for child in children:
+            if not _signal_matches(child, actors, dyads, region_of):
+                continue
+            resolved = _child(parent, child)
+            chosen += walk(resolved, child.routes) or [resolved]
+            if not child.continue_:
+                break
+        return chosen
+
+    return walk(root(settings), settings.routes) or [root(settings)]
+
+
+def signal_message(target: Route, signal: Any, now: datetime) -> Message:
+    """A spike is a new message; an easing is a reply in its spike's thread."""
+    facts = {
+        "scope": signal.scope, "key": signal.key, "kind": signal.kind,
+        "at": signal.at.isoformat(), "value": round(signal.value, 3),
+        "baseline": round(signal.baseline, 3), "spread": round(signal.spread, 3),
+        "z": round(signal.z, 2), "peak": round(signal.peak, 3),
+        "since": signal.since.isoformat() if signal.since else None,
+        "cold_start": signal.cold_start,
+    }  # fmt: skip
+    key = f"{target.name}:{signal.id}"
+    parent = None
+    if signal.kind == "easing" and signal.since is not None:
+        parent = f"{target.name}:index:{signal.scope}:{signal.key}:spike:{signal.since.isoformat()}"
+    return Message(
+        key=key,
+        kind="reply" if parent else "post",
+        route=target.name,
+        channel=target.channel,
+        event_id=None,
+        item_id=key,
+        due=now,
+        parent_key=parent,
+        payload={"signal": facts},
+    )
 
 
 def all_routes(settings: AlertingSettings) -> list[Route]:

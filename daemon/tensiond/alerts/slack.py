@@ -68,6 +68,10 @@ class Sender(Protocol):
 
     def update(self, channel: str, ts: str, message: Mapping[str, Any]) -> None: ...
 
+    def upload(
+        self, channel: str, thread_ts: str, content: bytes, filename: str, title: str
+    ) -> None: ...
+
 
 def _retry_after(headers: Mapping[str, Any]) -> float:
     for key, value in headers.items():
@@ -130,6 +134,22 @@ class SlackSender:
                 channel=channel, ts=ts, text=text, blocks=blocks, link_names=False
             ),
         )
+
+    def upload(
+        self, channel: str, thread_ts: str, content: bytes, filename: str, title: str
+    ) -> None:
+        """A file (the index chart) in a message's thread, through files_upload_v2."""
+        try:
+            self.client.files_upload_v2(
+                channel=channel, thread_ts=thread_ts, content=content, filename=filename,
+                title=title,
+            )  # fmt: skip
+        except SlackApiError as error:
+            raise self._api_error(channel, error) from None
+        except (SlackClientError, OSError) as error:
+            raise DeliveryError(
+                channel, f"upload: {type(error).__name__}", retriable=True
+            ) from None
 
     def _call(
         self,
@@ -205,6 +225,11 @@ class ConsoleSender:
     def update(self, channel: str, ts: str, message: Mapping[str, Any]) -> None:
         alert = message.get("alert", {})
         self._write([f"UPDATE {channel} {ts}  {self._summary(alert)}", *self._details(alert)])
+
+    def upload(
+        self, channel: str, thread_ts: str, content: bytes, filename: str, title: str
+    ) -> None:
+        self._write([f"  ↳ {channel} (thread {thread_ts}): chart {filename}, {len(content)} bytes"])
 
     @staticmethod
     def _summary(alert: Mapping[str, Any]) -> str:
