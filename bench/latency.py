@@ -28,14 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from feedfarm import FeedFarm  # noqa: E402
+from tests.slackserver import SlackServer  # noqa: E402
 
+from feedfarm import FeedFarm  # noqa: E402
 from tensiond import app, pipeline  # noqa: E402
 from tensiond.alerts.slack import SlackSender  # noqa: E402
 from tensiond.classify.model import Story  # noqa: E402
 from tensiond.clock import SimulatedClock  # noqa: E402
 from tensiond.config.load import settings_from_mapping  # noqa: E402
-from tests.slackserver import SlackServer  # noqa: E402
 
 START = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 
@@ -81,7 +81,9 @@ def main() -> None:
         started = time.perf_counter()
         pipeline.poll(services)
         pipeline.classify_pending(services)
-        pipeline.drain(services, timedelta(minutes=10), lambda s: clock.advance(timedelta(seconds=s)))
+        pipeline.drain(
+            services, timedelta(minutes=10), lambda s: clock.advance(timedelta(seconds=s))
+        )
         print(f"warm-up: {services.repository.count('items')} items, "
               f"{len(slack.posts())} messages, {time.perf_counter() - started:.1f} s")  # fmt: skip
         texts = stories(services, arguments.rounds, rng)

@@ -33,8 +33,8 @@ BACKGROUND = {
         (
             -90,
             "Samsung Electronics shares rise 3 percent on chip demand outlook",
-            "Shares of the world's largest memory maker climbed in early trade after analysts raised "
-            "their forecasts for the fourth quarter.",
+            "Shares of the world's largest memory maker climbed in early trade after analysts "
+            "raised their forecasts for the fourth quarter.",
         ),
         (
             -60,
