@@ -76,9 +76,7 @@ def _serve(ports: list[int], feeds: int, items: int, ready: multiprocessing.Even
                         0, item_xml(data["title"], data["summary"], data["link"], when)
                     )
                     versions[number] += 1
-                    bodies[number] = build_feed(
-                        number, 0, texts, items, extras[number]
-                    )
+                    bodies[number] = build_feed(number, 0, texts, items, extras[number])
                 for number in data if self.path != "/add" else []:
                     versions[number] += 1
                     bodies[number] = build_feed(number, versions[number], texts, items)
