@@ -516,7 +516,8 @@ def _send(
         entry.id, posted.ts, services.clock.now(), slack_channel=posted.channel, payload=message
     )
     if "signal" in entry.payload:
-        _attach_chart(services, entry, posted)
+        thread = parent[2] if entry.kind == "reply" and parent[2] else posted.ts
+        _attach_chart(services, entry, Posted(posted.channel, thread))
     metrics.slack_requests.labels("ok").inc()
     metrics.alerts.labels("sent").inc()
     log.info(

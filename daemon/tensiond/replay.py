@@ -4,10 +4,11 @@ What would tensiond have sent during last week's crisis? ``DIR/manifest.jsonl`` 
 snapshots, one JSON object a line: ``feed`` (a name; the config's feed of that name lends its URL
 and tags), ``at`` (ISO 8601, when it was captured) and ``path`` (the file, relative to DIR).
 
-The clock starts at the first snapshot and moves in ``step``s: at each step due messages are
-delivered (so ``group_wait``, ``group_interval``, rate budgets and Retry-After holds play out in
-simulated time) and digests fall due; at each snapshot's time its feed is parsed, new items are
-stored, classified, clustered and decided, exactly as a poll would. Messages go to the configured
+The clock starts at the first snapshot and moves forward to each moment where something can
+happen: a due outbox row (at least ``step`` apart, so ``group_wait``, ``group_interval``, rate
+budgets and Retry-After holds play out in simulated time), a digest time, the next snapshot. At a
+snapshot's time its feed is parsed, new items are stored, classified, clustered and decided,
+exactly as a poll would. Messages go to the configured
 Slack endpoint (or the console without a token); the database is a fresh SQLite file unless
 ``--database`` names one.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,13 +78,6 @@ def load_manifest(directory: Path) -> list[Snapshot]:
     return sorted(snapshots, key=lambda snapshot: snapshot.at)
 
 
-def _steps(start: datetime, end: datetime, step: timedelta) -> Iterator[datetime]:
-    moment = start + step
-    while moment < end:
-        yield moment
-        moment += step
-
-
 def replay(
     services: pipeline.Services,
     clock: SimulatedClock,
@@ -101,9 +94,7 @@ def replay(
     index = 0
     while index < len(snapshots) and not services.stopping.is_set():
         moment = snapshots[index].at
-        for tick in _steps(previous, moment, step):
-            clock.set(tick)
-            _tick(services, report)
+        _run_until(services, clock, moment, step)
         clock.set(moment)
         batch = []
         while index < len(snapshots) and snapshots[index].at == moment:
@@ -122,16 +113,45 @@ def replay(
             report.snapshots += 1
         report.items += len(services.repository.add_items(items))
         pipeline.classify_pending(services)
-        _tick(services, report)
+        _tick(services)
         previous = moment
-    for tick in _steps(previous, previous + tail, step):
-        clock.set(tick)
-        _tick(services, report)
+    _run_until(services, clock, previous + tail, step)
     for row in services.repository.alerts("sent"):
         report.messages[(row["channel"], row["kind"])] += 1
     return report
 
 
-def _tick(services: pipeline.Services, report: ReplayReport) -> None:
+def _run_until(
+    services: pipeline.Services, clock: SimulatedClock, end: datetime, step: timedelta
+) -> None:
+    """Move the clock to ``end`` in steps, stopping only where something can happen: an outbox
+    row falling due, a digest time; idle days and years between snapshots cost nothing."""
+    while True:
+        now = clock.now()
+        moments = [due for due in (services.repository.next_due(),) if due is not None]
+        moments.append(next_digest(services, now))
+        upcoming = max(min(moments), now + step)
+        if upcoming >= end:
+            return
+        clock.set(upcoming)
+        _tick(services)
+
+
+def next_digest(services: pipeline.Services, now: datetime) -> datetime:
+    """The first scheduled digest time after ``now`` on any route."""
+    from tensiond.alerts import route
+
+    soonest = now + timedelta(days=2)
+    for target in route.all_routes(services.settings.alerting):
+        slot = route.digest_slot(target.digest, now)
+        for hours in range(1, 49):
+            following = route.digest_slot(target.digest, now + timedelta(hours=hours))
+            if following > slot:
+                soonest = min(soonest, following)
+                break
+    return soonest
+
+
+def _tick(services: pipeline.Services) -> None:
     pipeline.digest(services)
     pipeline.deliver(services, limit=200)

@@ -110,3 +110,20 @@ def test_story_terms_keep_names_and_numbers_not_filler() -> None:
     assert not {"the", "into", "says", "km"} & terms
     assert overlap(terms, story_terms("Korea fires missiles")) == 1.0
     assert overlap(frozenset(), terms) == 0.0
+
+
+def test_the_same_dyad_and_label_within_hours_join_at_a_lower_similarity() -> None:
+    def pair(number: int, vector: np.ndarray, label: str, at: datetime) -> Report:
+        base = report(number, vector, actors=("KP", "US"), label=label, at=at, title=f"T{number}")
+        verdict = replace(base.verdict, dyads=("KP-US",))
+        return replace(base, verdict=verdict, terms=frozenset())
+
+    first = pair(1, unit(1, 0, 0), "threat", NOW)
+    close = pair(2, unit(1, 1.6, 0), "threat", NOW + timedelta(hours=3))  # cosine 0.53
+    assert len(cluster([first, close], [], SETTINGS, NOW + timedelta(hours=3))[0]) == 1
+    assert len(cluster([first, replace(close, verdict=replace(close.verdict, label="coercion"))],
+                       [], SETTINGS, NOW + timedelta(hours=3))[0]) == 2  # fmt: skip
+    late = pair(3, unit(1, 1.6, 0), "threat", NOW + timedelta(hours=13))
+    assert len(cluster([first, late], [], SETTINGS, NOW + timedelta(hours=13))[0]) == 2
+    no_bonus = SETTINGS.model_copy(update={"dyad_bonus": 0.0})
+    assert len(cluster([first, close], [], no_bonus, NOW + timedelta(hours=3))[0]) == 2

@@ -305,6 +305,8 @@ class EventSettings(Model):
     similarity: Annotated[float, Field(ge=0, le=2)] = 0.6
     strong_similarity: Annotated[float, Field(ge=0, le=1)] = 0.8
     term_weight: Annotated[float, Field(ge=0, le=1)] = 0.3
+    dyad_bonus: Annotated[float, Field(ge=0, le=1)] = 0.15
+    dyad_window: Duration = timedelta(hours=12)
     source_tiers: dict[str, Annotated[int, Field(ge=1, le=3)]] = Field(
         default_factory=lambda: dict.fromkeys(
             [
