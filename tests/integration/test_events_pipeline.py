@@ -200,3 +200,33 @@ def test_an_index_spike_is_routed_posted_with_its_chart_and_eases_in_its_thread(
 def post_ts(repository: Repository, channel: str) -> str:
     rows = [r for r in repository.alerts("sent") if r["channel"] == channel and r["kind"] == "post"]
     return str(rows[0]["slack_ts"])
+
+
+def test_two_replicas_deciding_one_story_at_once_make_one_event_and_one_post(
+    repository, slack, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    first = services(repository, slack, tmp_path)
+    second = services(repository, slack, tmp_path)
+    reports = [
+        report(run, 5, outlet, "North Korea fires ballistic missile")
+        for run, outlet in ((first, "a.example"), (second, "b.example"))
+    ]
+    results: list[list[Any]] = []
+    barrier = threading.Barrier(2)
+
+    def replica(run: pipeline.Services, mine: Report) -> None:
+        barrier.wait()
+        results.append(decide(run, [mine], NOW))
+
+    threads = [
+        threading.Thread(target=replica, args=(run, mine))
+        for run, mine in zip((first, second), reports, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    kinds = sorted(message.kind for found in results for message in found)
+    assert kinds == ["post", "update"] and repository.count("events") == 1
