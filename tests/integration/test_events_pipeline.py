@@ -174,6 +174,8 @@ def test_an_index_spike_is_routed_posted_with_its_chart_and_eases_in_its_thread(
         routes=[{"name": "korea", "channel": "#korea", "dyads": ["KP-KR"]},
                 {"name": "wars", "channel": "#wars", "labels": ["armed_conflict"]}],
     )  # fmt: skip
+    index = run.settings.index.model_copy(update={"cold_start_level": 6.0})
+    run.settings = run.settings.model_copy(update={"index": index})
     run.index_store = IndexStore(repository.engine)
     burst = [
         Observation(NOW, ("KP", "KR"), ("KP-KR",), "armed_conflict", 95, "actual") for _ in range(8)

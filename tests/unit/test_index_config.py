@@ -33,7 +33,7 @@ def test_defaults() -> None:
     assert settings.baseline_window == timedelta(days=28)
     assert settings.min_history == timedelta(days=7)
     assert (settings.spike_z, settings.easing_z) == (5.0, 1.0)
-    assert (settings.min_level, settings.cold_start_level) == (1.5, 6.0)
+    assert (settings.min_level, settings.cold_start_level) == (1.5, None)
     assert settings.modality_weights == {
         "actual": 1.0, "threatened": 1.0, "hypothetical": 0.0, "historical": 0.0, "negated": 0.0
     }  # fmt: skip

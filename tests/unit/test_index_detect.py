@@ -13,7 +13,7 @@ from tensiond.index.records import Baseline, IndexKey, KeyState
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-SETTINGS = IndexSettings()
+SETTINGS = IndexSettings(cold_start_level=6.0)
 DEFAULT = Thresholds(spike_z=5.0, easing_z=1.0, min_level=1.5)
 REGIONS = {"KP": "east_asia", "KR": "east_asia", "CN": "east_asia", "TW": "east_asia",
            "RU": "russia", "UA": "eastern_europe", "US": "north_america"}  # fmt: skip

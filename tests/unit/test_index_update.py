@@ -22,6 +22,7 @@ PAIR = ("CN", "TW")
 DYAD = IndexKey("dyad", "CN-TW")
 REGIONS = {"CN": "east_asia", "TW": "east_asia", "KP": "east_asia", "KR": "east_asia"}.get
 
+COLD_START = IndexSettings(cold_start_level=6.0)  # spikes before a week of history
 
 def simulate(
     store: MemoryIndexStore,
@@ -90,10 +91,12 @@ def test_cold_start_a_new_pair_does_not_spike_on_its_first_stories() -> None:
     assert update_index(store, three, IndexSettings(), later, region_of=REGIONS) == []
 
 
-def test_cold_start_a_new_pair_spikes_when_the_absolute_level_is_high() -> None:
+def test_cold_start_a_new_pair_spikes_only_when_asked_and_the_level_is_high() -> None:
     store = MemoryIndexStore()
+    quiet = [story(START, "armed_conflict", 90, ("KP", "KR"))] * 20
+    assert update_index(MemoryIndexStore(), quiet, IndexSettings(), START, region_of=REGIONS) == []
     war = [story(START, "armed_conflict", 90, ("KP", "KR"))] * 7  # 6.3 >= cold_start_level 6
-    signals = update_index(store, war, IndexSettings(), START, region_of=REGIONS)
+    signals = update_index(store, war, COLD_START, START, region_of=REGIONS)
     assert {(s.key, s.kind, s.cold_start) for s in signals} == {
         ("KP-KR", "spike", True), ("KP", "spike", True), ("KR", "spike", True)
     }  # fmt: skip
@@ -124,7 +127,7 @@ def test_historical_hypothetical_and_negated_stories_do_not_move_it() -> None:
 
 def test_a_spiking_key_is_seen_easing_even_when_no_story_names_it() -> None:
     store = MemoryIndexStore()
-    settings = IndexSettings()
+    settings = COLD_START
     war = [story(START, "armed_conflict", 90, ("KP", "KR"))] * 8
     update_index(store, war, settings, START, region_of=REGIONS)
     eased: list[Signal] = []

@@ -434,7 +434,7 @@ class IndexSettings(Model):
     spike_z: float = Field(default=5.0, gt=0, le=100)
     easing_z: float = Field(default=1.0, ge=-100, le=100)
     min_level: float = Field(default=1.5, ge=0)
-    cold_start_level: float = Field(default=6.0, ge=0)
+    cold_start_level: float | None = Field(default=None, ge=0)
     min_spread: float = Field(default=0.25, gt=0)
     cooperation_weight: float = Field(default=0.5, ge=0, le=10)
     modality_weights: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
@@ -488,7 +488,7 @@ class IndexSettings(Model):
             raise ValueError("baseline_window must be at least 1d")
         if self.min_history > self.baseline_window:
             raise ValueError("min_history cannot be longer than baseline_window")
-        if self.cold_start_level < self.min_level:
+        if self.cold_start_level is not None and self.cold_start_level < self.min_level:
             raise ValueError("cold_start_level cannot be below min_level")
         overrides = [
             (f"{section}.{key}", override)

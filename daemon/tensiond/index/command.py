@@ -86,10 +86,11 @@ def _state_line(view: IndexView, settings: Settings) -> str:
     if state.spiking and state.spike_at:
         return f"spiking since {state.spike_at:%Y-%m-%d %H:%M} UTC (peak {state.peak:.2f})"
     if view.now - state.first_at < settings.index.min_history:
+        level = settings.index.cold_start_level
+        rule = f"spikes only at {level:g}" if level is not None else "does not spike"
         return (
             f"cold start: first counted {state.first_at:%Y-%m-%d %H:%M} UTC; until it is "
-            f"{settings.index.min_history.days}d old it spikes only at "
-            f"{settings.index.cold_start_level:g}"
+            f"{settings.index.min_history.days}d old it {rule}"
         )
     return "normal"
 

@@ -77,8 +77,11 @@ def _spike(
     cold = baseline is None or state.history(now) < settings.min_history
     if cold:
         formed = baseline is not None and baseline.samples >= COLD_Z_SAMPLES
-        fires = state.value >= settings.cold_start_level and (not formed or z >= thresholds.spike_z)
-        threshold = settings.cold_start_level
+        level = settings.cold_start_level
+        fires = level is not None and state.value >= level and (
+            not formed or z >= thresholds.spike_z
+        )
+        threshold = level or 0.0
     else:
         fires = z >= thresholds.spike_z and state.value >= thresholds.min_level
         threshold = thresholds.spike_z
