@@ -118,6 +118,13 @@ class Daemon:
             items, alerts = self.services.repository.prune(now - retention)
             if items or alerts:
                 log.info("pruned items=%d alerts=%d older_than=%s", items, alerts, retention)
+            store = self.services.index_store
+            if store is not None:  # an index keeps at least its baseline window of history
+                index = self.services.settings.index
+                keep = max(retention, index.baseline_window + timedelta(days=1))
+                points, states = store.prune(now - keep)
+                if points or states:
+                    log.info("pruned index_points=%d index_states=%d", points, states)
 
         self._guarded("housekeeping", work)
 
