@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from tensiond.config.schema import (
+    WEEKDAYS,
     AlertingSettings,
     DigestSettings,
     InhibitRule,
@@ -291,8 +292,8 @@ def in_quiet_hours(windows: Iterable[QuietHours], now: datetime) -> QuietHours |
         local = now.astimezone(ZoneInfo(window.timezone))
         start, end = time.fromisoformat(window.start), time.fromisoformat(window.end)
         moment = local.time()
-        weekday = local.strftime("%a").lower()
-        yesterday = (local - timedelta(days=1)).strftime("%a").lower()
+        weekday = WEEKDAYS[local.weekday()]
+        yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
         if start <= end:
             if start <= moment < end and weekday in window.days:
                 return window

@@ -197,6 +197,8 @@ class DigestSettings(Model):
     @field_validator("times")
     @classmethod
     def _clocks(cls, times: tuple[str, ...]) -> tuple[str, ...]:
+        if not times:
+            raise ValueError("a digest needs at least one time of day")
         for value in times:
             if not _CLOCK.match(value):
                 raise ValueError(f"{value!r} is not a time of day like '08:00'")
