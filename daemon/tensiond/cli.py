@@ -10,6 +10,7 @@ tensiond demo                       the offline demo: local sample feeds, consol
 tensiond healthcheck                exit 0 when the running daemon answers /healthz
 tensiond replay DIR --config PATH   captured snapshots through the pipeline, simulated clock
 tensiond index --dyad CN-TW         a dyad's (or --country's) tension index; --png FILE charts it
+tensiond backtest --config NEW.yaml the stored history through another config's alerting
 """
 
 from __future__ import annotations
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(index)
     _add_config(index)
+    backtest = commands.add_parser(
+        "backtest", help="replay the stored history through a candidate config's alerting"
+    )
+    from tensiond.backtest.command import add_arguments as add_backtest_arguments
+
+    add_backtest_arguments(backtest)
     return parser
 
 
@@ -130,6 +137,7 @@ def _dispatch(arguments: argparse.Namespace) -> int:
         "healthcheck": commands.healthcheck,
         "replay": commands.replay,
         "index": commands.index,
+        "backtest": commands.backtest,
     }
     return handlers[arguments.command](arguments)
 

@@ -51,7 +51,7 @@ def run(arguments: argparse.Namespace, settings: Settings | None = None) -> int:
         )
         server.start()
     services = app.build(settings, metrics=metrics)
-    daemon = Daemon(services, arguments.config)
+    daemon = Daemon(services, arguments.config or os.environ.get("TENSIOND_CONFIG"))
     loaded.append(daemon)
     metrics.ready.set(1)
     log.info(
@@ -318,3 +318,10 @@ def index(arguments: argparse.Namespace) -> int:
     from tensiond.index.command import run as show_index
 
     return show_index(arguments, _settings(arguments.config))
+
+
+def backtest(arguments: argparse.Namespace) -> int:
+    """The stored history through a candidate config's alerting (see :mod:`.backtest`)."""
+    from tensiond.backtest.command import run as run_backtest
+
+    return run_backtest(arguments)

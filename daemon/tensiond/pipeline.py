@@ -308,7 +308,7 @@ def _decide(
     alerting = settings.alerting
     gazetteer = services.classifier.gazetteer
     severities = settings.scoring.severities
-    lookback = max(alerting.easing_window, *(rule.duration for rule in alerting.inhibit_rules))
+    lookback = max([alerting.easing_window, *(rule.duration for rule in alerting.inhibit_rules)])
     with services.repository.events_unit() as work:
         done = work.clustered([report.item.id for report in reports])
         reports = [report for report in reports if report.item.id not in done]
@@ -334,15 +334,19 @@ def _decide(
             messages += plan.messages
             services.metrics.alerts.labels("muted").inc(plan.muted)
             services.metrics.alerts.labels("inhibited").inc(plan.inhibited)
-            fresh = [(n, event) for n in plan.notices if n.state in ("open", "grouped")]
-            known_keys = {(n.route, n.event_id) for n, _ in fresh}
-            context = replace(
-                context,
-                open_notices=[
-                    pair for pair in context.open_notices
-                    if (pair[0].route, pair[0].event_id) not in known_keys
-                ] + fresh,
-            )  # fmt: skip
+            events_of = {pair[0].event_id: pair[1] for pair in context.open_notices}
+            events_of[event.id] = event
+            fresh = [
+                (notice, events_of[notice.event_id])
+                for notice in plan.notices
+                if notice.state in ("open", "grouped") and notice.event_id in events_of
+            ]
+            replaced = {(notice.route, notice.event_id) for notice, _ in fresh}
+            kept = [
+                pair for pair in context.open_notices
+                if (pair[0].route, pair[0].event_id) not in replaced
+            ]  # fmt: skip
+            context = replace(context, open_notices=kept + fresh)
         messages, notices = route.group_overflow(messages, notices, alerting.rate.group_after, now)
         work.save_notices(notices)
         added = work.add_messages(messages, now)
