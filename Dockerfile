@@ -54,6 +54,7 @@ COPY README.md ./
 COPY daemon ./daemon
 COPY models/head ./daemon/tensiond/data/head
 COPY config/actors.yaml ./daemon/tensiond/data/actors.yaml
+COPY demo/feeds.json config/demo.yaml ./daemon/tensiond/data/demo/
 COPY config/tensiond.yaml ./tensiond.yaml
 # A throwaway pip installs into the venv (pip --python), then checks it. The baked config is the
 # team's config/tensiond.yaml with one change: in a container the endpoint must listen beyond the

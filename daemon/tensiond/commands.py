@@ -283,7 +283,9 @@ def classifier_threshold(arguments: argparse.Namespace) -> float:
 def demo(arguments: argparse.Namespace) -> int:
     from tensiond.demo import serve_demo_feeds
 
-    config = arguments.config or str(Path(__file__).resolve().parents[2] / "config" / "demo.yaml")
+    checkout = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
+    packaged = Path(__file__).resolve().parent / "data" / "demo" / "demo.yaml"
+    config = arguments.config or str(checkout if checkout.is_file() else packaged)
     settings = load_settings(config)
     with tempfile.TemporaryDirectory(prefix="tensiond-demo-") as state:
         if not settings.state_dir and not settings.storage.url:

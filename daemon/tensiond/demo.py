@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+
+def _demo_dir() -> Path:
+    """demo/ in a source checkout, else the copy packaged inside tensiond (containers)."""
+    checkout = Path(__file__).resolve().parents[2] / "demo"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "data" / "demo"
+
+
+DEMO_DIR = _demo_dir()
 
 
 def _rss(feed: dict[str, Any], now: datetime) -> str:
