@@ -37,6 +37,8 @@ typecheck: $(STAMP)
 bench: $(STAMP)             ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python bench/poll_cycle.py
 	$(BIN)/python bench/classify_speed.py
+	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/backtest.py
 
 train: $(STAMP)             ## retrain the head on models/corpus (seeded, reproducible)
 	$(BIN)/tensiond train
