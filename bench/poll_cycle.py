@@ -5,12 +5,18 @@ The tensiond cycle is the real one (``pipeline.poll``): lease due feeds, conditi
 bounded concurrency, parse what changed, store new items in SQLite, schedule next polls. The
 classifier is not part of a poll cycle. Reports the median of several runs and the ratio.
 
-    python bench/poll_cycle.py [--feeds 500] [--runs 5]
+    python bench/poll_cycle.py [--feeds 500] [--runs 5] [--breakdown]
+
+``--breakdown`` also prints, for each tensiond cycle, where its time went: the fetch (until the
+last response), the wait for parsing after it, storing items and poll states, and the CPU
+seconds spent by tensiond's own process, its parser processes and the feed farm (Linux /proc).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import random
 import statistics
 import sys
@@ -18,6 +24,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 
@@ -63,6 +70,63 @@ def tensiond_cycle(farm: FeedFarm, run: pipeline.Services, changed: list[int]) -
     return elapsed
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Breakdown:
+    """Times the steps of ``pipeline.poll`` by wrapping the services it calls."""
+
+    def __init__(self, run: pipeline.Services, farm: FeedFarm) -> None:
+        self.farm, self.steps = farm, dict.fromkeys(("fetch", "parse wait", "store"), 0.0)
+        self._wrap(run, "fetcher", "fetch_all", "fetch")
+        self._wrap(run, "repository", "add_items", "store")
+        self._wrap(run, "repository", "record_polls", "store")
+        self._parse = pipeline._parse  # waits for the parser processes, feed by feed
+
+        def parse(*args: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return self._parse(*args)
+            finally:
+                self.steps["parse wait"] += time.perf_counter() - started
+
+        pipeline._parse = parse  # type: ignore[assignment]
+
+    def _wrap(self, run: pipeline.Services, service: str, method: str, step: str) -> None:
+        target = getattr(run, service)
+        original = getattr(target, method)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.steps[step] += time.perf_counter() - started
+
+        setattr(target, method, timed)
+
+    def cycle(self, run: pipeline.Services, changed: list[int]) -> float:
+        self.steps = dict.fromkeys(self.steps, 0.0)
+        farm_pid = self.farm.process.pid or 0
+        parsers = [c.pid or 0 for c in multiprocessing.active_children() if c.pid != farm_pid]
+        parsing, farm = -sum(map(_cpu_seconds, parsers)), -_cpu_seconds(farm_pid)
+        own = time.process_time()
+        elapsed = tensiond_cycle(self.farm, run, changed)
+        own = time.process_time() - own
+        parsing += sum(map(_cpu_seconds, parsers))
+        farm += _cpu_seconds(farm_pid)
+        steps = "  ".join(f"{name} {seconds:.2f}s" for name, seconds in self.steps.items())
+        print(f"  tensiond {elapsed:.2f}s: {steps}; CPU: tensiond {own:.2f}s, "
+              f"parsers {parsing:.2f}s, feed farm {farm:.2f}s", file=sys.stderr)  # fmt: skip
+        return elapsed
+
+
 def feedparser_loop(urls: list[str]) -> float:
     started = time.perf_counter()
     for url in urls:
@@ -76,15 +140,20 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--changed", type=float, default=0.2)
+    parser.add_argument("--breakdown", action="store_true", help="where tensiond's time goes")
     arguments = parser.parse_args()
     rng = random.Random(7)
     with FeedFarm(arguments.feeds) as farm, tempfile.TemporaryDirectory() as state:
         run = services(farm.urls, Path(state))
         pipeline.poll(run)  # first sight of every feed: store validators and items
+        breakdown = Breakdown(run, farm) if arguments.breakdown else None
         ours, theirs = [], []
         for number in range(arguments.runs):
             changed = rng.sample(range(arguments.feeds), int(arguments.feeds * arguments.changed))
-            ours.append(tensiond_cycle(farm, run, changed))
+            if breakdown is not None:
+                ours.append(breakdown.cycle(run, changed))
+            else:
+                ours.append(tensiond_cycle(farm, run, changed))
             theirs.append(feedparser_loop(farm.urls))
             print(f"run {number + 1}: tensiond {ours[-1]:.2f}s  feedparser loop {theirs[-1]:.2f}s",
                   file=sys.stderr)  # fmt: skip

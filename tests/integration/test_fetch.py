@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import email.utils
+import socket
 import threading
 import time
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,8 +17,8 @@ import pytest
 
 from tensiond.config.schema import FetchSettings
 from tensiond.exceptions import BlockedAddressError, FetchError
+from tensiond.feeds import netguard
 from tensiond.feeds.fetch import ERROR_KINDS, Fetcher
-from tensiond.feeds.netguard import system_resolve
 from tensiond.types import FetchRequest, FetchResult
 from tests.feedserver import FeedServer, Route, zeros
 
@@ -123,6 +124,17 @@ def test_slow_servers_are_cut_at_the_deadline_while_others_are_fetched(
     assert 1.9 < time.monotonic() - started < 4
 
 
+def test_a_body_that_stalls_after_late_headers_is_cut_at_the_deadline(server: FeedServer) -> None:
+    # Headers at 1.5 s, then a byte every 5 s: a per-read timeout alone would wait until 3.5 s.
+    url = server.route("/late", Route(mode="trickle", delay=1.5, trickle_every=5))
+    started = time.monotonic()
+
+    [result] = fetch(url, timeout=timedelta(seconds=2))
+
+    assert kind_of(result) == "timeout"
+    assert 1.9 < time.monotonic() - started < 2.6
+
+
 def test_redirects_are_followed(server: FeedServer) -> None:
     server.route("/feed", Route(body=FEED))
     server.route("/moved", Route(status=301, redirect="/feed"))
@@ -151,19 +163,82 @@ def test_loopback_is_refused_by_default(server: FeedServer) -> None:
     assert server.seen == []
 
 
-def test_redirect_from_an_allowed_host_to_loopback_is_refused(server: FeedServer) -> None:
-    def resolver(host: str, port: int) -> Sequence[str]:  # "localhost" plays a public host
-        return ["93.184.216.34"] if host == "localhost" else system_resolve(host, port)
-
-    server.route("/hop", Route(redirect=server.url("/feed")))
+def test_redirect_from_an_allowed_host_to_loopback_is_refused(
+    server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The connection goes to the address the guard checked, so the first hop's host must
+    # resolve to the loopback server: 127.0.0.1 plays a public address here, ::1 does not.
+    public = netguard.is_public_address
+    monkeypatch.setattr(netguard, "is_public_address", lambda ip: ip == "127.0.0.1" or public(ip))
+    server.route("/hop", Route(redirect=server.url("/feed", host="[::1]")))
     server.route("/feed", Route(body=FEED))
-    fetcher = Fetcher(settings(allow_private_networks=False), resolver=resolver)
+    fetcher = Fetcher(settings(allow_private_networks=False))
 
-    [result] = fetcher.fetch_all([FetchRequest(server.url("/hop", host="localhost"))])
+    [result] = fetcher.fetch_all([FetchRequest(server.url("/hop"))])
 
     assert kind_of(result) == "blocked"
+    assert isinstance(result.error, BlockedAddressError) and result.error.address == "::1"
     assert len(server.requests_to("/hop")) == 1
     assert server.requests_to("/feed") == []
+
+
+def test_connections_go_to_the_checked_address_and_each_host_is_resolved_once(
+    server: FeedServer,
+) -> None:
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> Sequence[str]:  # what DNS answers: no second lookup
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    paths = [
+        server.route(f"/f{n}", Route(body=FEED)).removeprefix(server.url("")) for n in range(5)
+    ]
+    urls = [server.url(path, host="feeds.test") for path in paths]
+    fetcher = Fetcher(settings(), resolver=resolver)
+
+    results = fetcher.fetch_all([FetchRequest(url) for url in urls])
+
+    assert [result.content for result in results] == [FEED] * 5
+    assert asked == ["feeds.test"]
+    assert {seen.headers["host"] for seen in server.seen} == {f"feeds.test:{server.port}"}
+
+
+def test_a_kept_alive_connection_closed_by_the_server_is_retried_once_on_a_new_one() -> None:
+    """Each connection answers one request, then hangs up on the next without a word."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections: list[int] = []
+
+    def serve(connection: socket.socket) -> None:
+        with connection:
+            for answered in (True, False):
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = connection.recv(4096)
+                    if not chunk:
+                        return
+                    request += chunk
+                if answered:
+                    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(FEED)}\r\n\r\n"
+                    connection.sendall(head.encode() + FEED)
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(1)
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = listener.getsockname()[1]
+    try:
+        results = fetch(*(f"http://127.0.0.1:{port}/f{n}" for n in range(3)), concurrency=1)
+    finally:
+        listener.close()
+    assert [result.content for result in results] == [FEED] * 3
+    assert len(connections) == 3
 
 
 def test_503_carries_retry_after(server: FeedServer) -> None:
@@ -213,13 +288,13 @@ def test_empty_batch() -> None:
 # The rest need no server: MockTransport is the seam for what a real server rarely does.
 
 
-class Streamed(httpx.AsyncByteStream):
+class Streamed(httpx.SyncByteStream):
     """A body that arrives as a stream (``content=`` bytes are read by httpx at once)."""
 
     def __init__(self, payload: bytes) -> None:
         self.payload = payload
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __iter__(self) -> Iterator[bytes]:
         yield self.payload
 
 
@@ -271,7 +346,7 @@ def test_a_bug_in_the_transport_is_raised() -> None:
     def broken(request: httpx.Request) -> httpx.Response:
         raise ZeroDivisionError
 
-    with pytest.raises(ExceptionGroup):
+    with pytest.raises(ZeroDivisionError):
         mock_fetch(broken)
 
 

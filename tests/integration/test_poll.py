@@ -89,7 +89,7 @@ def test_a_bad_feed_is_recorded_and_backed_off_while_others_go_on(
         states = {state.url: state for state in repository.feed_states()}
         assert states[good].failures == 0
         assert states[html].failures == 1 and states[gone].failures == 1
-        assert states[gone].next_poll_at is not None
-        assert states[gone].next_poll_at >= NOW + timedelta(seconds=120)
+        retry_at = states[gone].next_poll_at
+        assert retry_at is not None and retry_at >= NOW + timedelta(seconds=120)
         assert run.metrics.fetch_errors.labels("http_5xx")._value.get() == 1
         assert run.metrics.fetch_errors.labels("parse")._value.get() == 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -195,7 +194,7 @@ class Repository:
                     continue
                 known.update(key for key in (item.id, url_key) if key)
                 fresh.append(item)
-                rows.append({**asdict(item), "url_key": url_key, "classified": False})
+                rows.append({**vars(item), "url_key": url_key, "classified": False})
             if rows:
                 session.execute(self._insert(ItemRow).on_conflict_do_nothing(), rows)
             return fresh
