@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +44,12 @@ class Classifier:
         scoring: ScoringSettings,
         batch_size: int = 32,
         story_encoder: Encoder | None = None,
+        quantize: str = "feed_forward",
     ) -> None:
         self.encoder = encoder
         self.story_encoder = story_encoder
+        self._quantize = quantize
+        self._story_lock = threading.Lock()
         self.head = head
         self.gazetteer = gazetteer
         self.scoring = scoring
@@ -63,10 +67,6 @@ class Classifier:
         if head.adapter:
             encoder.apply_adapter(head.adapter, head.adapter_scale)
         encoder.quantize(settings.model.quantize)
-        story_encoder = None
-        if head.adapter:  # the tuned encoder groups stories by kind; events need the base one
-            story_encoder = Encoder(encoder.path, max_length=settings.model.max_length)
-            story_encoder.quantize(settings.model.quantize)
         actors = _resolve(settings.actors, settings.base_dir, default_gazetteer_path())
         return cls(
             encoder,
@@ -74,7 +74,7 @@ class Classifier:
             Gazetteer.load(actors),
             settings.scoring,
             settings.model.batch_size,
-            story_encoder,
+            quantize=settings.model.quantize,
         )
 
     @property
@@ -87,8 +87,19 @@ class Classifier:
     def story_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Sentence vectors that tell one story from another (for clustering into events): the
         base encoder's, since the tuned one draws stories of the same kind together."""
-        encoder = self.story_encoder or self.encoder
-        return encoder.encode(texts, self.batch_size)
+        return self._story_encoder().encode(texts, self.batch_size)
+
+    def _story_encoder(self) -> Encoder:
+        """The base encoder, loaded on first use: ``classify`` never needs it, and the daemon
+        reports ready without waiting for it (about a second and 60 MB)."""
+        if not self.head.adapter:
+            return self.encoder  # no adapter: the classifier's encoder is the base one
+        with self._story_lock:
+            if self.story_encoder is None:
+                story = Encoder(self.encoder.path, max_length=self.encoder.max_length)
+                story.quantize(self._quantize)
+                self.story_encoder = story
+            return self.story_encoder
 
     def classify(self, stories: Sequence[Story]) -> list[Classification]:
         """Classify a batch; the output is in the input's order."""
