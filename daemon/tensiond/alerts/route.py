@@ -526,19 +526,7 @@ def _ease(
         if source.label not in ESCALATIONS or not set(event.dyads) & set(source.dyads):
             continue
         number = notice.messages + 1
-        result.messages.append(
-            Message(
-                key=f"{notice.post_key}:reply:{number}",
-                kind="reply",
-                route=notice.route,
-                channel=notice.channel,
-                event_id=event.id,
-                item_id=event.item_id,
-                due=now,
-                parent_key=notice.post_key,
-                payload={"reason": "easing", "headline": "Easing"},
-            )
-        )
+        result.messages.append(_reply(notice, event, number, now, "easing", "Easing"))
         result.notices.append(replace(notice, messages=number, eased=(*notice.eased, event.id)))
 
 

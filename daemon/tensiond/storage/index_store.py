@@ -7,21 +7,17 @@ into the same dyad at once both count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, and_, delete, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import and_, delete, select, tuple_
 from sqlalchemy.orm import Session
 
-from tensiond.exceptions import StorageError
 from tensiond.index.baseline import floor_hour
 from tensiond.index.records import Baseline, IndexKey, IndexPoint, KeyState, Scope, Signal
 from tensiond.index.update import Change
+from tensiond.storage.base import Store
 from tensiond.storage.schema import IndexPointRow, IndexStateRow
 
 
@@ -60,23 +56,8 @@ def _columns(state: KeyState) -> dict[str, Any]:
     }
 
 
-class IndexStore:
+class IndexStore(Store):
     """The index's rows: ``index_states`` (one per key) and ``index_points`` (one per key-hour)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._postgres = engine.dialect.name == "postgresql"
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                yield session
-        except SQLAlchemyError as error:
-            raise StorageError(f"database error: {type(error).__name__}: {error}") from error
-
-    def _insert(self, table: Any) -> Any:
-        return pg_insert(table) if self._postgres else sqlite_insert(table)
 
     @staticmethod
     def _where_keys(keys: Sequence[IndexKey]) -> Any:

@@ -12,15 +12,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from tensiond.clock import utc
-from tensiond.exceptions import StorageError
 from tensiond.feeds.ids import canonical_url
+from tensiond.storage.base import Store
 from tensiond.storage.events import EventWork, event_of
 from tensiond.storage.schema import (
     AlertRow,
@@ -71,26 +67,8 @@ def _entry(row: AlertRow) -> OutboxEntry:
     )  # fmt: skip
 
 
-class Repository:
+class Repository(Store):
     """Storage for feeds, items, classifications and the alert outbox."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._postgres = engine.dialect.name == "postgresql"
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                yield session
-        except SQLAlchemyError as error:
-            raise StorageError(f"database error: {type(error).__name__}: {error}") from error
-
-    def _insert(self, table: Any) -> Any:
-        return pg_insert(table) if self._postgres else sqlite_insert(table)
-
-    def _lockable(self, statement: Any) -> Any:
-        return statement.with_for_update(skip_locked=True) if self._postgres else statement
 
     def ping(self) -> None:
         with self._session() as session:
