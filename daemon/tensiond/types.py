@@ -25,7 +25,7 @@ MODALITIES: Final = ("actual", "threatened", "hypothetical", "historical", "nega
 MESSAGE_KINDS: Final = ("post", "update", "reply", "group", "digest")
 
 
-def _require_aware(name: str, moment: datetime | None) -> None:
+def require_aware(name: str, moment: datetime | None) -> None:
     if moment is not None and moment.tzinfo is None:
         raise ValueError(f"{name} must be timezone-aware")
 
@@ -77,7 +77,7 @@ class FeedState:
     last_status: int | None = None
 
     def __post_init__(self) -> None:
-        _require_aware("next_poll_at", self.next_poll_at)
+        require_aware("next_poll_at", self.next_poll_at)
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,8 @@ class Item:
     def __post_init__(self) -> None:
         if not self.id:
             raise ValueError("Item.id must not be empty")
-        _require_aware("published", self.published)
-        _require_aware("seen_at", self.seen_at)
+        require_aware("published", self.published)
+        require_aware("seen_at", self.seen_at)
 
     @property
     def text(self) -> str:
@@ -172,8 +172,8 @@ class Event:
     last_seen: datetime
 
     def __post_init__(self) -> None:
-        _require_aware("first_seen", self.first_seen)
-        _require_aware("last_seen", self.last_seen)
+        require_aware("first_seen", self.first_seen)
+        require_aware("last_seen", self.last_seen)
 
     def independent_sources(self, max_tier: int) -> int:
         """Distinct outlets of at most ``max_tier`` (1 is the most trusted) that report it."""
@@ -206,7 +206,7 @@ class Message:
             raise ValueError(f"unknown message kind {self.kind!r}")
         if self.kind in ("update", "reply") and not self.parent_key:
             raise ValueError(f"a {self.kind} needs the key of the message it belongs to")
-        _require_aware("due", self.due)
+        require_aware("due", self.due)
 
 
 @dataclass(frozen=True)

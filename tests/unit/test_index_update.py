@@ -24,6 +24,7 @@ REGIONS = {"CN": "east_asia", "TW": "east_asia", "KP": "east_asia", "KR": "east_
 
 COLD_START = IndexSettings(cold_start_level=6.0)  # spikes before a week of history
 
+
 def simulate(
     store: MemoryIndexStore,
     settings: IndexSettings,

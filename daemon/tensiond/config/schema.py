@@ -124,7 +124,6 @@ class ScoringSettings(Model):
         return mapping
 
 
-_DYAD = re.compile(r"^[A-Z0-9_]{2,12}-[A-Z0-9_]{2,12}$")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -132,12 +131,7 @@ WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 
 def _check_dyads(dyads: tuple[str, ...]) -> tuple[str, ...]:
     """Dyads as the classifier writes them: two codes, sorted, joined by '-' ("CN-TW")."""
-    normal = []
-    for dyad in dyads:
-        if not _DYAD.match(dyad.upper()):
-            raise ValueError(f"{dyad!r} is not a dyad like 'CN-TW' (two actor codes joined by '-')")
-        normal.append("-".join(sorted(dyad.upper().split("-"))))
-    return tuple(normal)
+    return tuple(normalise_dyad(dyad) for dyad in dyads)
 
 
 def _check_timezone(name: str) -> str:

@@ -102,8 +102,10 @@ def similarity(report: Report, event: Event, settings: EventSettings) -> float |
     if actors and event.actors and not actors & set(event.actors):
         return None
     same_pair = set(report.verdict.dyads) & set(event.dyads)
-    if same_pair and report.verdict.label == event.label and abs(at - event.last_seen) <= (
-        settings.dyad_window
+    if (
+        same_pair
+        and report.verdict.label == event.label
+        and abs(at - event.last_seen) <= (settings.dyad_window)
     ):
         score += settings.dyad_bonus  # the same two actors, the same kind of news, same hours
     return score

@@ -78,8 +78,8 @@ def _spike(
     if cold:
         formed = baseline is not None and baseline.samples >= COLD_Z_SAMPLES
         level = settings.cold_start_level
-        fires = level is not None and state.value >= level and (
-            not formed or z >= thresholds.spike_z
+        fires = (
+            level is not None and state.value >= level and (not formed or z >= thresholds.spike_z)
         )
         threshold = level or 0.0
     else:

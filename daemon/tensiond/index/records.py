@@ -6,16 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from tensiond.types import LABELS, MODALITIES, Classification
+from tensiond.types import LABELS, MODALITIES, Classification, require_aware
 
 Scope = Literal["dyad", "country"]
 Kind = Literal["spike", "easing"]
 SCOPES: tuple[Scope, ...] = ("dyad", "country")
-
-
-def _require_aware(name: str, moment: datetime | None) -> None:
-    if moment is not None and moment.tzinfo is None:
-        raise ValueError(f"{name} must be timezone-aware")
 
 
 @dataclass(frozen=True, order=True)
@@ -47,7 +42,7 @@ class Observation:
     modality: str
 
     def __post_init__(self) -> None:
-        _require_aware("at", self.at)
+        require_aware("at", self.at)
         if self.label not in LABELS:
             raise ValueError(f"unknown label {self.label!r}")
         if self.modality not in MODALITIES:
@@ -72,7 +67,7 @@ class IndexPoint:
     value: float
 
     def __post_init__(self) -> None:
-        _require_aware("at", self.at)
+        require_aware("at", self.at)
 
 
 @dataclass(frozen=True)
@@ -85,7 +80,7 @@ class Baseline:
     computed_at: datetime
 
     def __post_init__(self) -> None:
-        _require_aware("computed_at", self.computed_at)
+        require_aware("computed_at", self.computed_at)
 
 
 @dataclass(frozen=True)
@@ -109,9 +104,9 @@ class KeyState:
     reference_spread: float = 0.0
 
     def __post_init__(self) -> None:
-        _require_aware("updated_at", self.updated_at)
-        _require_aware("first_at", self.first_at)
-        _require_aware("spike_at", self.spike_at)
+        require_aware("updated_at", self.updated_at)
+        require_aware("first_at", self.first_at)
+        require_aware("spike_at", self.spike_at)
 
     @property
     def index_key(self) -> IndexKey:
@@ -145,8 +140,8 @@ class Signal:
     cold_start: bool = False
 
     def __post_init__(self) -> None:
-        _require_aware("at", self.at)
-        _require_aware("since", self.since)
+        require_aware("at", self.at)
+        require_aware("since", self.since)
 
     @property
     def id(self) -> str:
