@@ -38,27 +38,32 @@ def item_xml(title: str, summary: str, link: str, when: datetime) -> str:
 
 
 def build_feed(
-    number: int, version: int, texts: list[str], items: int, extra: list[str] | None = None
+    number: int, position: int, texts: list[str], items: int, extra: list[str] | None = None
 ) -> bytes:
-    rng = random.Random(number * 1000 + version)
-    now = datetime(2026, 3, 1, tzinfo=UTC)
+    """Feed ``number`` showing its stories ``position`` .. ``position + items - 1``, newest first.
+
+    A story's bytes depend only on the feed and the story's number, so moving the window by k
+    puts k new stories on top, drops k at the bottom and leaves the rest as they were, as a news
+    feed changes between polls."""
+    base = datetime(2026, 3, 1, tzinfo=UTC)
     entries = list(extra or [])
-    for index in range(items):
-        text = rng.choice(texts)
+    for story in range(position + items - 1, position - 1, -1):
+        text = random.Random(number * 1_000_003 + story).choice(texts)
         title, _, rest = text.partition(". ")
-        link = f"https://outlet{number}.example/story/{version}-{index}"
-        when = now - timedelta(minutes=index * 17 + version)
-        entries.append(item_xml(title, rest or text, link, when))
+        link = f"https://outlet{number}.example/story/{story}"
+        entries.append(item_xml(title, rest or text, link, base + timedelta(minutes=story * 7)))
     return (
         '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
         f"<title>Outlet {number}</title><link>https://outlet{number}.example/</link>"
-        f"<description>bench</description>{''.join(entries)}</channel></rss>"
+        f"<description>bench</description><lastBuildDate>{position}</lastBuildDate>"
+        f"{''.join(entries)}</channel></rss>"
     ).encode()
 
 
 def _serve(ports: list[int], feeds: int, items: int, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
     texts = corpus_texts()
     versions = dict.fromkeys(range(feeds), 0)
+    positions = dict.fromkeys(range(feeds), 0)
     bodies = {n: build_feed(n, 0, texts, items) for n in range(feeds)}
     extras: dict[int, list[str]] = {n: [] for n in range(feeds)}
     lock = threading.Lock()
@@ -76,10 +81,16 @@ def _serve(ports: list[int], feeds: int, items: int, ready: multiprocessing.Even
                         0, item_xml(data["title"], data["summary"], data["link"], when)
                     )
                     versions[number] += 1
-                    bodies[number] = build_feed(number, 0, texts, items, extras[number])
-                for number in data if self.path != "/add" else []:
-                    versions[number] += 1
-                    bodies[number] = build_feed(number, versions[number], texts, items)
+                    bodies[number] = build_feed(
+                        number, positions[number], texts, items, extras[number]
+                    )
+                if self.path == "/advance":  # {feeds: [...], stories: k}: k new on top of each
+                    for number in data["feeds"]:
+                        versions[number] += 1
+                        positions[number] += int(data["stories"])
+                        bodies[number] = build_feed(
+                            number, positions[number], texts, items, extras[number]
+                        )
             self.send_response(204)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -138,9 +149,13 @@ class FeedFarm:
         self.process.terminate()
         self.process.join(5)
 
+    def advance(self, numbers: list[int], stories: int) -> None:
+        """``stories`` new stories on top of each of these feeds, as many dropped at the bottom."""
+        self._post("/advance", {"feeds": numbers, "stories": stories})
+
     def bump(self, numbers: list[int]) -> None:
-        """New versions of these feeds, each with a fresh set of items."""
-        self._post("/bump", numbers)
+        """New versions of these feeds, every story in them new."""
+        self.advance(numbers, self.items)
 
     def add(self, feed: int, title: str, summary: str, link: str, published: datetime) -> None:
         """One new story on top of one feed; the rest of it stays the same."""

@@ -34,6 +34,7 @@ from tensiond.config.schema import Settings
 from tensiond.crashpoints import crash_point
 from tensiond.events.cluster import Report, cluster, story_terms
 from tensiond.exceptions import DeliveryError, FeedError, TensiondError
+from tensiond.feeds.delta import SeenEntries
 from tensiond.feeds.fetch import Fetcher
 from tensiond.feeds.parse import parse_feed
 from tensiond.feeds.pool import Parsed, ParsePool, result_of
@@ -75,6 +76,7 @@ class Services:
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     parse_pool: ParsePool | None = None
     index_store: IndexStore | None = None
+    seen_entries: SeenEntries = field(default_factory=SeenEntries)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class _Outcome:
     result: FetchResult
     items: tuple[Item, ...]
     error: Exception | None
+    entries: frozenset[bytes] | None = None  # entry fingerprints to remember (None: keep)
+    skipped: int = 0  # entries not parsed again: seen at the previous poll
 
 
 def _has_body(result: FetchResult) -> bool:
@@ -110,19 +114,24 @@ def _has_body(result: FetchResult) -> bool:
 
 
 def _parse(
-    state: FeedState, result: FetchResult, now: datetime, future: Future[Parsed] | None = None
+    state: FeedState,
+    result: FetchResult,
+    now: datetime,
+    known: frozenset[bytes],
+    future: Future[Parsed] | None = None,
 ) -> _Outcome:
     if not _has_body(result):
         return _Outcome(state, result, (), result.error)
     try:
         parsed = result_of(future, state.url) if future is not None else None
         if parsed is None:
-            parsed = parse_feed(result.content or b"", result.headers, state.url, state.name, now)
+            content = result.content or b""
+            parsed = parse_feed(content, result.headers, state.url, state.name, now, known)
     except FeedError as error:
-        return _Outcome(state, result, (), error)
+        return _Outcome(state, result, (), error, frozenset())
     if parsed.bozo:
         log.info("feed_bozo feed=%s reason=%r items=%d", state.name, parsed.bozo, len(parsed.items))
-    return _Outcome(state, result, parsed.items, None)
+    return _Outcome(state, result, parsed.items, None, parsed.entries, parsed.skipped)
 
 
 def _next_state(
@@ -159,8 +168,8 @@ def _report(services: Services, outcome: _Outcome, state: FeedState, new: int) -
         )  # fmt: skip
     else:
         log.info(
-            "feed_polled feed=%s status=%s items=%d new=%d next=%s",
-            state.name, outcome.result.status, len(outcome.items), new, next_at,
+            "feed_polled feed=%s status=%s items=%d unchanged=%d new=%d next=%s",
+            state.name, outcome.result.status, len(outcome.items), outcome.skipped, new, next_at,
         )  # fmt: skip
 
 
@@ -173,6 +182,7 @@ def poll(services: Services) -> PollReport:
         return PollReport(0, 0, 0)
     requests = [FetchRequest(state.url, state.etag, state.last_modified) for state in due]
     futures: dict[int, Future[Parsed]] = {}
+    seen = [services.seen_entries.known(state.url) for state in due]
     pool = services.parse_pool if len(due) >= PARALLEL_PARSE_FROM else None
 
     def start_parsing(index: int, result: FetchResult) -> None:
@@ -181,18 +191,21 @@ def poll(services: Services) -> PollReport:
         state = due[index]
         try:
             futures[index] = pool.submit(
-                result.content or b"", result.headers, state.url, state.name, now
+                result.content or b"", result.headers, state.url, state.name, now, seen[index]
             )
         except Exception as error:  # a broken pool parses inline, it never stops a poll
             log.warning("parse_pool_unavailable error=%r", error)
 
     results = services.fetcher.fetch_all(requests, start_parsing)
     outcomes = [
-        _parse(state, result, now, futures.get(index))
+        _parse(state, result, now, seen[index], futures.get(index))
         for index, (state, result) in enumerate(zip(due, results, strict=True))
     ]
     now = services.clock.now()
     fresh = services.repository.add_items([item for o in outcomes for item in o.items])
+    for outcome in outcomes:  # only now that their items are stored
+        if outcome.entries is not None:
+            services.seen_entries.remember(outcome.state.url, outcome.entries)
     new_by_feed: dict[str, int] = {}
     for item in fresh:
         new_by_feed[item.feed_url] = new_by_feed.get(item.feed_url, 0) + 1

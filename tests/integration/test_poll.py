@@ -93,3 +93,28 @@ def test_a_bad_feed_is_recorded_and_backed_off_while_others_go_on(
         assert retry_at is not None and retry_at >= NOW + timedelta(seconds=120)
         assert run.metrics.fetch_errors.labels("http_5xx")._value.get() == 1
         assert run.metrics.fetch_errors.labels("parse")._value.get() == 1
+
+
+@pytest.mark.parametrize("feeds", [3, 20], ids=["inline-parsing", "worker-processes"])
+def test_a_changed_feed_parses_only_its_new_entries(
+    repository: Repository, tmp_path: Path, feeds: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = ParsePool(2)
+    try:
+        with FeedServer() as server:
+            urls = [server.route(f"/f{n}.xml", Route(body=rss(f"f{n}"))) for n in range(feeds)]
+            run = build(repository, tmp_path, urls, pool)
+            assert pipeline.poll(run).new_items == feeds * 3
+            assert len(run.seen_entries) == feeds, len(run.seen_entries)
+            for n in range(feeds):  # two new stories on top; the three old ones unchanged
+                newer = rss(f"f{n}", 5).replace(b"story 3<", b"story 3 (new)<")
+                server.route(f"/f{n}.xml", Route(body=newer))
+            run.clock.advance(timedelta(minutes=11))  # type: ignore[attr-defined]
+            caplog.set_level("INFO", logger="tensiond.pipeline")
+            report = pipeline.poll(run)
+            assert (report.new_items, report.errors) == (feeds * 2, 0)
+            assert repository.item("https://news.example/f0/3").title == "f0 story 3 (new)"  # type: ignore[union-attr]
+            polled = [r.getMessage() for r in caplog.records if "feed_polled" in r.getMessage()]
+            assert len(polled) == feeds and all("items=2 unchanged=3 new=2" in m for m in polled)
+    finally:
+        pool.close()

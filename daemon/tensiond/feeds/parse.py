@@ -22,8 +22,10 @@ from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 
 from tensiond.exceptions import ParseError
+from tensiond.feeds.delta import without_known
 from tensiond.feeds.ids import item_id
 from tensiond.types import Item
 
@@ -94,6 +96,8 @@ class ParsedFeed:
     title: str
     items: tuple[Item, ...]
     bozo: str | None = None
+    entries: frozenset[bytes] = frozenset()  # fingerprints of every entry (see feeds.delta)
+    skipped: int = 0  # entries left unparsed as already seen
 
 
 class _TextExtractor(HTMLParser):
@@ -338,6 +342,13 @@ def _item(entry: Mapping[str, Any], feed_url: str, feed_name: str, now: datetime
     return Item(identifier, feed_url, feed_name, title, summary, link, published, seen_at=now)
 
 
+def _malformed(result: Mapping[str, Any]) -> bool:
+    """Whether feedparser found the XML itself broken (not only a content type or an encoding
+    declaration that disagreed with the headers)."""
+    notices = (CharacterEncodingOverride, NonXMLContentType)
+    return bool(result.get("bozo")) and not isinstance(result.get("bozo_exception"), notices)
+
+
 def _bozo_message(result: Mapping[str, Any]) -> str | None:
     if not result.get("bozo"):
         return None
@@ -365,8 +376,13 @@ def parse_feed(
     feed_url: str,
     feed_name: str,
     now: datetime,
+    known: frozenset[bytes] = frozenset(),
 ) -> ParsedFeed:
     """Parse a fetched feed into items seen at ``now``.
+
+    Entries whose fingerprints are in ``known`` (the previous poll's, see
+    :mod:`tensiond.feeds.delta`) are not parsed again; the result's ``entries`` are the
+    fingerprints to pass next time.
 
     Raises :class:`ParseError` when the bytes are empty, are not RSS or Atom (an HTML page), or
     are too broken to give any entry. A feed that is malformed but still gives entries keeps
@@ -377,7 +393,15 @@ def parse_feed(
         raise ValueError("now must be timezone-aware")
     if not content.strip():
         raise ParseError(feed_url, "empty document")
-    result = _run_feedparser(content, headers, feed_url)
+    delta = without_known(content, known) if known else None
+    if delta is not None and delta.skipped:
+        result = _run_feedparser(delta.content, headers, feed_url)
+        if _malformed(result):  # parse it whole, so that the cut is never the problem
+            delta, result = None, _run_feedparser(content, headers, feed_url)
+    else:
+        result = _run_feedparser(content, headers, feed_url)
+    if delta is None:
+        delta = without_known(content, frozenset())
     bozo = _bozo_message(result)
     if not result.entries and bozo:
         raise ParseError(feed_url, bozo)
@@ -389,4 +413,4 @@ def parse_feed(
         if item is not None:
             items.setdefault(item.id, item)
     title = _detail_text(result.feed, "title", TITLE_LIMIT)
-    return ParsedFeed(title=title, items=tuple(items.values()), bozo=bozo)
+    return ParsedFeed(title, tuple(items.values()), bozo, delta.entries, delta.skipped)

@@ -20,10 +20,15 @@ Parsed = tuple[ParsedFeed | None, str | None]
 
 
 def _parse(
-    content: bytes, headers: Mapping[str, str], url: str, name: str, now: datetime
+    content: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    name: str,
+    now: datetime,
+    known: frozenset[bytes],
 ) -> Parsed:
     try:
-        return parse_feed(content, headers, url, name, now), None
+        return parse_feed(content, headers, url, name, now, known), None
     except ParseError as error:
         return None, error.message
 
@@ -36,12 +41,18 @@ class ParsePool:
         self._executor: ProcessPoolExecutor | None = None
 
     def submit(
-        self, content: bytes, headers: Mapping[str, str], url: str, name: str, now: datetime
+        self,
+        content: bytes,
+        headers: Mapping[str, str],
+        url: str,
+        name: str,
+        now: datetime,
+        known: frozenset[bytes] = frozenset(),
     ) -> Future[Parsed]:
         if self._executor is None:
             context = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
-        return self._executor.submit(_parse, content, dict(headers), url, name, now)
+        return self._executor.submit(_parse, content, dict(headers), url, name, now, known)
 
     def close(self) -> None:
         if self._executor is not None:
