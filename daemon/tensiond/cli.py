@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(train)
     evaluate = commands.add_parser("evaluate", help="per-class metrics on a labelled JSONL file")
     evaluate.add_argument("file")
+    evaluate.add_argument(
+        "--mistakes", type=int, default=0, metavar="N",
+        help="also list N wrong verdicts and false alerts, the most confident first",
+    )  # fmt: skip
     _add_config(evaluate)
     demo = commands.add_parser("demo", help="run on the bundled sample feeds, no internet needed")
     demo.add_argument("--port", type=int, default=8765)

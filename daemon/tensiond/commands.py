@@ -10,8 +10,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tensiond import app, logs, pipeline
 from tensiond.cli import _settings
@@ -19,6 +20,12 @@ from tensiond.config.load import load_settings
 from tensiond.config.schema import Settings
 from tensiond.exceptions import ModelError, TensiondError
 from tensiond.metrics import Metrics
+from tensiond.types import Classification
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tensiond.classify.corpus import Example
 
 log = logging.getLogger("tensiond")
 
@@ -217,6 +224,7 @@ def train(arguments: argparse.Namespace) -> int:
         arguments.epochs,
         adapter_rank=arguments.adapter_rank,
         adapter_epochs=arguments.adapter_epochs,
+        quantize=settings.model.quantize,
     )
     progress = _progress_bar()
     result = fit(encoder, examples, options, cache=Path(".cache/embeddings"), progress=progress)
@@ -261,19 +269,84 @@ def evaluate(arguments: argparse.Namespace) -> int:
     probabilities = np.array([[v.probabilities[name] for name in LABELS] for v in verdicts])
     print(report(LABELS, truth, probabilities).render())
     threshold = classifier_threshold(arguments)
-    others = [v for v, e in zip(verdicts, examples, strict=True) if e.label == "other"]
-    if others:
-        over = sum(v.tension >= threshold for v in others)
-        print(
-            f"\n'other' items at or over the alert threshold ({threshold:g}): "
-            f"{over}/{len(others)} = {over / len(others):.1%}"
-        )
-    conflict = [v for v, e in zip(verdicts, examples, strict=True) if e.label == "armed_conflict"]
-    if conflict:
-        over = sum(v.tension >= threshold for v in conflict)
-        share = over / len(conflict)
-        print(f"armed_conflict items at or over it: {over}/{len(conflict)} = {share:.1%}")
+    print("\n" + _alert_shares(examples, verdicts, threshold))
+    print("\n" + _by_style(examples, truth, probabilities, verdicts, threshold))
+    if arguments.mistakes:
+        print("\n" + _mistakes(examples, verdicts, threshold, arguments.mistakes))
     return 0
+
+
+def _alert_shares(
+    examples: Sequence[Example], verdicts: Sequence[Classification], threshold: float
+) -> str:
+    """How many ``other`` items would page someone; how many conflict items would (those that
+    report a clash that happened, and all of them, retrospectives and hypotheticals included)."""
+
+    def conflict(example: Example) -> bool:
+        return example.label == "armed_conflict"
+
+    groups = (
+        ("'other' items", lambda e: e.label == "other"),
+        ("armed_conflict items, actual", lambda e: conflict(e) and e.modality == "actual"),
+        ("armed_conflict items, any modality", conflict),
+    )
+    lines = []
+    for what, member in groups:
+        tensions = [v.tension for v, e in zip(verdicts, examples, strict=True) if member(e)]
+        if tensions:
+            over = sum(t >= threshold for t in tensions)
+            lines.append(
+                f"{what} at or over the alert threshold ({threshold:g}): "
+                f"{over}/{len(tensions)} = {over / len(tensions):.1%}"
+            )
+    return "\n".join(lines)
+
+
+def _by_style(
+    examples: Sequence[Example],
+    truth: np.ndarray,
+    probabilities: np.ndarray,
+    verdicts: Sequence[Classification],
+    threshold: float,
+) -> str:
+    """Macro F1 and false alerts per style: wire sentences, incident notes, headlines, ledes."""
+    from tensiond.classify.metrics import report
+    from tensiond.types import LABELS
+
+    lines = [f"{'style':<15}{'items':>6}{'macro F1':>10}{'accuracy':>10}{'other >= thr':>14}"]
+    for style in sorted({e.style for e in examples}):
+        rows = [i for i, e in enumerate(examples) if e.style == style]
+        part = report(LABELS, truth[rows], probabilities[rows])
+        others = [verdicts[i].tension for i in rows if examples[i].label == "other"]
+        share = f"{sum(t >= threshold for t in others) / len(others):.1%}" if others else "-"
+        lines.append(
+            f"{style:<15}{len(rows):6d}{part.macro_f1:10.3f}{part.accuracy:10.3f}{share:>14}"
+        )
+    return "\n".join(lines)
+
+
+def _mistakes(
+    examples: Sequence[Example],
+    verdicts: Sequence[Classification],
+    threshold: float,
+    count: int,
+) -> str:
+    """The most confident wrong labels and every false alert, worst first."""
+    wrong = [
+        (v.probabilities[v.label], e, v)
+        for e, v in zip(examples, verdicts, strict=True)
+        if v.label != e.label or (e.label == "other" and v.tension >= threshold)
+    ]
+    wrong.sort(
+        key=lambda row: (-(row[1].label == "other" and row[2].tension >= threshold), -row[0])
+    )
+    lines = [f"mistakes ({len(wrong)}; the {min(count, len(wrong))} most confident):"]
+    for confidence, example, verdict in wrong[:count]:
+        lines.append(
+            f"  {example.label} -> {verdict.label} {confidence:.0%} tension {verdict.tension} "
+            f"[{example.style}] {example.text[:160]}"
+        )
+    return "\n".join(lines)
 
 
 def classifier_threshold(arguments: argparse.Namespace) -> float:

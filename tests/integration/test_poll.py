@@ -111,6 +111,7 @@ def test_a_changed_feed_parses_only_its_new_entries(
                 server.route(f"/f{n}.xml", Route(body=newer))
             run.clock.advance(timedelta(minutes=11))  # type: ignore[attr-defined]
             caplog.set_level("INFO", logger="tensiond.pipeline")
+            caplog.clear()
             report = pipeline.poll(run)
             assert (report.new_items, report.errors) == (feeds * 2, 0)
             assert repository.item("https://news.example/f0/3").title == "f0 story 3 (new)"  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tensiond.classify.cues import intensity
+from tensiond.classify.cues import intensity, off_topic
 from tensiond.classify.tension import tension
 from tensiond.config.load import settings_from_mapping
 from tensiond.types import LABELS, MODALITIES
@@ -72,3 +72,42 @@ def test_actor_weights_from_config_scale_tension() -> None:
 )  # fmt: skip
 def test_casualty_counts(text: str, count: int) -> None:
     assert intensity(text).casualties == count
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("Shaheen's missile rips through England's top order as Test cricket returns", "sports"),
+        ("Call of Duty patch nerfs the cruise missile killstreak after gamers complain", "games"),
+        ("Earthquake death toll in southern Turkey climbs past 40,000", "natural hazards"),
+        ("Four astronauts blast off for the space station on a crewed mission", "spaceflight"),
+        ("Workers end pay strike at a nuclear power plant in Busan", "energy"),
+        ("Defence group's shares jump on record earnings", "markets"),
+    ],
+)
+def test_stories_far_from_geopolitics_are_named_off_topic(text: str, field: str) -> None:
+    found = off_topic(text)
+    assert found is not None and found.startswith(field)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Russian drones struck a power plant in Kharkiv overnight, cutting heat to 200,000 homes",
+        "Army deployed as wildfires close in on Athens suburbs",
+        "North Korea's nuclear test set off an artificial earthquake of magnitude 6.3",
+        "Missiles hit a football stadium used as a shelter in Kharkiv; militants claim the attack",
+        "FIFA moves qualifier after Houthi rocket fire near the stadium",
+        "Eurofighter Typhoon jets scrambled over the Baltic",
+        "Seoul says North fired two ballistic missiles into the sea",
+    ],
+)
+def test_security_stories_are_never_off_topic(text: str) -> None:
+    assert off_topic(text) is None
+
+
+def test_off_topic_stories_are_damped_below_the_threshold_even_when_the_model_is_sure() -> None:
+    sure = tension(certain("armed_conflict"), ACTUAL, NONE, (), SCORING, off_topic=True)
+    assert sure == round(90 * SCORING.off_topic_factor) < 60
+    off = settings_from_mapping({"scoring": {"off_topic_factor": 1.0}}, "t", Path(".")).scoring
+    assert tension(certain("armed_conflict"), ACTUAL, NONE, (), off, off_topic=True) == 90

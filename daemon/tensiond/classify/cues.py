@@ -37,6 +37,67 @@ _ESCALATION = re.compile(
     re.IGNORECASE,
 )
 
+# Words that place a story in a field far from geopolitics, and words that place it back. A story
+# with the first and none of the second is damped (``scoring.off_topic_factor``): the cricket
+# "missile", the video game's "cruise missile", the earthquake's death toll, the crewed launch.
+# Only words with no common security sense are listed: not "storm", "flood", "final", "probe",
+# "magnitude" (a nuclear test is measured by it), "actor" (state actors), "heavyweight",
+# "boxer" (an armoured vehicle), "batter" or "eruption" (of violence).
+OFF_TOPIC: dict[str, re.Pattern[str]] = {
+    domain: re.compile(rf"\b({pattern})\b", re.IGNORECASE)
+    for domain, pattern in {
+        "sports": r"wickets?|innings|yorker|batsman|bowler|goalkeeper|midfielder|"
+        r"penalty shoot-?out|grand prix|formula one|playoffs?|olympics?|olympian|medall?ists?|"
+        r"rugby|cricket|tennis|football|soccer|NBA|NFL|FIFA|UEFA|Wimbledon|title fight|"
+        r"knockout win|boxing|sprinter",
+        "games and film": r"video ?games?|gamers?|game update|killstreak|PlayStation|Xbox|"
+        r"Nintendo|Call of Duty|esports|box office|blockbuster|Netflix|film sequel|"
+        r"actress|re-?enact\w*",
+        "natural hazards": r"earthquakes?|quake|aftershocks?|tsunami|cyclone|hurricane|"
+        r"landslides?|mudslides?|wildfires?|bushfires?|volcano(es)?|volcanic eruption|heatwave",
+        "spaceflight": r"astronauts?|cosmonauts?|spacewalk|crewed (mission|flight|capsule)|"
+        r"space station|SpaceX|Rocket Lab|Blue Origin|Starship|Falcon 9|NASA|Axiom|"
+        r"space tourism|telescope|asteroid|comet|meteor shower|meteorite|fireball|UFO|"
+        r"(on|to|orbit|orbits|orbiting) Mars|Mars (orbit|rover|mission|probe)|lunar|Moon landing",
+        # Power plants are targets in wars: damped only without a word of attack (see below).
+        "energy": r"nuclear (power|plant|energy|reactor)s?|power (plant|station)s?|reactors?",
+        "markets": r"stock exchange|share price|shareholders?|earnings|price war|IPO",
+    }.items()
+}
+_SECURITY = re.compile(
+    r"\b(army|armed forces|military|troops|soldiers|militants?|rebels?|insurgents?|militias?|"
+    r"jihadists?|air ?strikes?|drone strikes?|shelling|artillery|ICBM|ballistic|"
+    r"nuclear(?! (power|plant|energy|reactor))|anti-satellite|ASAT|direct-ascent|"
+    r"artificial (earthquake|quake|tremor)|"
+    r"warheads?|sanction\w*|embargo\w*|warships?|navy|naval|gunmen|bomb(s|ing|ings|ed)?|"
+    r"suicide|terror\w*|ceasefire|hostages?|coup|Hamas|Hezbollah|Houthis?|IDF|Taliban|ISIS|"
+    r"Islamic State|al[- ]Shabaab|Boko Haram|Wagner|junta|rocket fire|"
+    r"protesters|riot\w*)\b",
+    re.IGNORECASE,
+)
+
+
+_ATTACKED = re.compile(
+    r"\b(struck|drones?|missiles?|shell\w*|attack\w*|barrage|hit|hits|seiz\w*|"
+    r"imports?|occupied)\b",
+    re.IGNORECASE,
+)
+_UNLESS = {"energy": _ATTACKED}
+
+
+def off_topic(text: str) -> str | None:
+    """The far-from-geopolitics field ``text`` is in ("sports: cricket"), unless it also speaks
+    of armed forces, weapons, sanctions or unrest; None when it is not off topic."""
+    if _SECURITY.search(text):
+        return None
+    for domain, pattern in OFF_TOPIC.items():
+        found = pattern.search(text)
+        unless = _UNLESS.get(domain)
+        if found and not (unless and unless.search(text)):
+            return f"{domain}: {found.group(0)}"
+    return None
+
+
 LABEL_CUES: dict[str, re.Pattern[str]] = {
     label: re.compile(pattern, re.IGNORECASE)
     for label, pattern in {

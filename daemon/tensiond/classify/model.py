@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tensiond.classify.actors import Gazetteer, default_gazetteer_path, dyads
-from tensiond.classify.cues import intensity, label_words, modality_words
+from tensiond.classify.cues import intensity, label_words, modality_words, off_topic
 from tensiond.classify.encoder import Encoder, resolve_encoder
 from tensiond.classify.head import Head, default_head_path
 from tensiond.classify.tension import tension
@@ -131,7 +131,8 @@ class Classifier:
         modality = max(modalities, key=modalities.__getitem__)
         actors = self.gazetteer.actors(story.text)
         cues = intensity(story.text)
-        score = tension(probabilities, modalities, cues, actors, self.scoring)
+        field = off_topic(story.text)
+        score = tension(probabilities, modalities, cues, actors, self.scoring, field is not None)
         why = [f"{label} {probabilities[label]:.0%}"]
         words = label_words(label, story.text)
         if words and label != "other":
@@ -141,6 +142,8 @@ class Classifier:
         if modality != "actual":
             said = modality_words(modality, story.text)
             why.append(f"{modality}" + (": " + ", ".join(said) if said else ""))
+        if field is not None and label != "other":
+            why.append(f"damped, off topic ({field})")
         return Classification(
             item_id=story.id,
             label=label,

@@ -5,7 +5,10 @@
                 x (1 - P(other) - P(cooperation))
     modality  = sum over modalities of P(modality) x factor(modality)
     actors    = the largest actor weight among the item's actors (1.0 when none is set)
-    tension   = clamp(round((expected + intensity) x modality x actors), 0, 100)
+    off_topic = off_topic_factor when the text is about sports, games and film, natural hazards,
+                spaceflight or markets and names no armed force, weapon, sanction or unrest
+                (see ``cues.off_topic``), else 1.0
+    tension   = clamp(round((expected + intensity) x modality x actors x off_topic), 0, 100)
 
 Severities, modality factors, the intensity bonus and actor weights come from ``scoring`` in YAML.
 Using the *expected* severity keeps an unsure verdict unsure: a story the model splits between
@@ -43,10 +46,13 @@ def tension(
     cues: Intensity,
     actors: Sequence[str],
     scoring: ScoringSettings,
+    off_topic: bool = False,
 ) -> int:
     """The tension an item signals, 0..100 (see the module docstring for the formula)."""
     calm = probabilities.get("other", 0.0) + probabilities.get("cooperation", 0.0)
     intensity = scoring.intensity_bonus * cues.score * max(0.0, 1.0 - calm)
     value = expected_severity(probabilities, scoring) + intensity
     value *= modality_factor(modalities, scoring) * actor_weight(actors, scoring)
+    if off_topic:
+        value *= scoring.off_topic_factor
     return max(0, min(100, round(value)))

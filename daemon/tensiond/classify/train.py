@@ -1,6 +1,8 @@
 """Training the head: seeded and reproducible, kept apart from inference.
 
-The encoder is frozen; each task (label, modality) gets a small MLP trained with class-balanced
+A low-rank adapter first tunes the encoder to the corpus (see :mod:`.tune`); the encoder is then
+quantised as the daemon will run it (``model.quantize``), so that the heads are fitted on the very
+vectors they will read. Each task (label, modality) gets a small MLP trained with class-balanced
 cross-entropy on the train split, then a temperature fitted on dev so probabilities are calibrated.
 """
 
@@ -39,6 +41,7 @@ class TrainOptions:
     learning_rate: float = 2e-3
     adapter_rank: int = 8  # 0: keep the encoder as it is, train only the heads
     adapter_epochs: int = 3
+    quantize: str = "none"  # as model.quantize: heads fit what the daemon's encoder computes
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,9 @@ def train(
                            epochs=options.adapter_epochs, seed=options.seed)  # fmt: skip
         adapter, scale = fine_tune(encoder, [examples[i] for i in splits["train"]], tune, progress)
         tuning = {"rank": tune.rank, "alpha": tune.alpha, "scale": scale, "epochs": tune.epochs}
+    if options.quantize != "none":
+        encoder.quantize(options.quantize)
+    if options.adapter_rank or options.quantize != "none":
         features = encoder.encode(texts, batch_size=64)
     labels = [example.label for example in examples]
     modalities = [example.modality for example in examples]
@@ -176,6 +182,7 @@ def train(
         "seed": options.seed,
         "epochs": options.epochs,
         "hidden": options.hidden,
+        "quantize": options.quantize,
         "examples": {name: len(indexes) for name, indexes in splits.items()},
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

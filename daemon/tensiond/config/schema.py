@@ -84,7 +84,7 @@ class ModelSettings(Model):
     batch_size: int = Field(default=32, ge=1, le=1024)
     max_length: int = Field(default=128, ge=16, le=512)
     threads: int = Field(default=0, ge=0, le=256)
-    quantize: Literal["feed_forward", "all", "none"] = "feed_forward"
+    quantize: Literal["feed_forward", "all", "none"] = "none"
 
 
 class ScoringSettings(Model):
@@ -112,6 +112,7 @@ class ScoringSettings(Model):
     )
     actor_weights: dict[str, Annotated[float, Field(ge=0, le=3)]] = Field(default_factory=dict)
     intensity_bonus: Score = 15
+    off_topic_factor: Annotated[float, Field(ge=0, le=1)] = 0.6
 
     _labels = field_validator("severities")(_check_labels)
 
