@@ -54,20 +54,19 @@ def main() -> None:
     lines = (ROOT / "models" / "splits" / "test.jsonl").read_text(encoding="utf-8").splitlines()
     texts = [json.loads(line)["text"] for line in lines if line.strip()]
     stories = [Story(str(i), texts[i % len(texts)]) for i in range(arguments.items)]
-    plain = Classifier.load(
-        settings.model_copy(
-            update={"model": settings.model.model_copy(update={"quantize": "none"})}
-        )
+    other = "feed_forward" if settings.model.quantize == "none" else "none"
+    compared = Classifier.load(
+        settings.model_copy(update={"model": settings.model.model_copy(update={"quantize": other})})
     )
-    baseline = measure(plain, stories, arguments.runs)
-    del plain
+    baseline = measure(compared, stories, arguments.runs)
+    del compared
     rate = measure(classifier, stories, arguments.runs)
     import torch
 
     print(
         f"| classify, batch {classifier.batch_size}, {torch.get_num_threads()} threads, "
         f"quantize={settings.model.quantize} | {rate:.0f} items/s (median of {arguments.runs}) | "
-        f"unquantised in the same run {baseline:.0f} items/s ({rate / baseline:.2f}x) | "
+        f"quantize={other} in the same run {baseline:.0f} items/s ({rate / baseline:.2f}x) | "
         f"load {load_seconds:.1f} s | RSS after load {after_load:.0f} MB |"
     )
 

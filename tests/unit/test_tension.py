@@ -83,6 +83,7 @@ def test_casualty_counts(text: str, count: int) -> None:
         ("Four astronauts blast off for the space station on a crewed mission", "spaceflight"),
         ("Workers end pay strike at a nuclear power plant in Busan", "energy"),
         ("Defence group's shares jump on record earnings", "markets"),
+        ("Private Japanese rocket lifts off with a weather satellite", "spaceflight"),
     ],
 )
 def test_stories_far_from_geopolitics_are_named_off_topic(text: str, field: str) -> None:
@@ -100,6 +101,9 @@ def test_stories_far_from_geopolitics_are_named_off_topic(text: str, field: str)
         "FIFA moves qualifier after Houthi rocket fire near the stadium",
         "Eurofighter Typhoon jets scrambled over the Baltic",
         "Seoul says North fired two ballistic missiles into the sea",
+        "North Korea puts a military reconnaissance satellite into orbit",
+        "Iran's Simorgh rocket fails to put a communications satellite into orbit",
+        "China destroyed an old weather satellite with a missile, US officials say",
     ],
 )
 def test_security_stories_are_never_off_topic(text: str) -> None:

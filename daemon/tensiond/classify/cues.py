@@ -58,8 +58,11 @@ OFF_TOPIC: dict[str, re.Pattern[str]] = {
         "spaceflight": r"astronauts?|cosmonauts?|spacewalk|crewed (mission|flight|capsule)|"
         r"space station|SpaceX|Rocket Lab|Blue Origin|Starship|Falcon 9|NASA|Axiom|"
         r"space tourism|telescope|asteroid|comet|meteor shower|meteorite|fireball|UFO|"
-        r"(on|to|orbit|orbits|orbiting) Mars|Mars (orbit|rover|mission|probe)|lunar|Moon landing",
-        # Power plants are targets in wars: damped only without a word of attack (see below).
+        r"(on|to|orbit|orbits|orbiting) Mars|Mars (orbit|rover|mission|probe)|lunar|Moon landing|"
+        r"(weather|communications|navigation|broadband|earth-observation) satellites?|"
+        r"private rocket|commercial (launch|rocket)|space agency|spaceport",
+        # Power plants are targets in wars, and space launchers cousins of missiles: damped only
+        # without a word of attack, or of a military launcher (see _UNLESS).
         "energy": r"nuclear (power|plant|energy|reactor)s?|power (plant|station)s?|reactors?",
         "markets": r"stock exchange|share price|shareholders?|earnings|price war|IPO",
     }.items()
@@ -71,7 +74,8 @@ _SECURITY = re.compile(
     r"artificial (earthquake|quake|tremor)|"
     r"warheads?|sanction\w*|embargo\w*|warships?|navy|naval|gunmen|bomb(s|ing|ings|ed)?|"
     r"suicide|terror\w*|ceasefire|hostages?|coup|Hamas|Hezbollah|Houthis?|IDF|Taliban|ISIS|"
-    r"Islamic State|al[- ]Shabaab|Boko Haram|Wagner|junta|rocket fire|"
+    r"Islamic State|al[- ]Shabaab|Boko Haram|Wagner|junta|rocket fire|spy satellites?|"
+    r"reconnaissance|IRGC|Revolutionary Guards?|North Korea\w*|Pyongyang|KCNA|"
     r"protesters|riot\w*)\b",
     re.IGNORECASE,
 )
@@ -82,7 +86,12 @@ _ATTACKED = re.compile(
     r"imports?|occupied)\b",
     re.IGNORECASE,
 )
-_UNLESS = {"energy": _ATTACKED}
+# Space launches double as missile tests where the launcher is a missile's cousin.
+_MILITARY_LAUNCH = re.compile(
+    r"\b(missiles?|Simorgh|Safir|Qaem|Zuljanah|Qased|Imam Khomeini|Sohae|Chollima|Unha)\b",
+    re.IGNORECASE,
+)
+_UNLESS = {"energy": _ATTACKED, "spaceflight": _MILITARY_LAUNCH}
 
 
 def off_topic(text: str) -> str | None:
