@@ -115,8 +115,5 @@ class SeenEntries:
         else:
             self._feeds.pop(feed_url, None)
 
-    def forget(self, feed_url: str) -> None:
-        self._feeds.pop(feed_url, None)
-
     def __len__(self) -> int:
         return len(self._feeds)
