@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tensiond import logs
@@ -33,6 +34,15 @@ log = logging.getLogger("tensiond")
 def _settings(path: str | None) -> Settings:
     path = path or os.environ.get("TENSIOND_CONFIG")
     return load_settings(path) if path else default_settings()
+
+
+def iso_moment(text: str) -> datetime:
+    """An argparse type: an ISO 8601 time, UTC when it names no offset."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _add_config(parser: argparse.ArgumentParser, required: bool = False) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tensiond.backtest import BacktestError
+from tensiond.cli import iso_moment
 
 if TYPE_CHECKING:
     from tensiond.backtest.labelled import Reader
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: $TENSIOND_CONFIG, else the built-in defaults)",
     )  # fmt: skip
     parser.add_argument("--since", default="7d", help="how far back to count (default: 7d)")
-    parser.add_argument("--until", type=_moment, help="count up to this ISO 8601 time (now)")
+    parser.add_argument("--until", type=iso_moment, help="count up to this ISO 8601 time (now)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--sweep", metavar="KEY=START:STOP:STEP",
@@ -62,14 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--limit", type=int, default=20, help="alerts listed per list (0: all)")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of tables")
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def run(arguments: argparse.Namespace, reader_factory: ReaderFactory | None = None) -> int:

@@ -393,15 +393,14 @@ def parse_feed(
         raise ValueError("now must be timezone-aware")
     if not content.strip():
         raise ParseError(feed_url, "empty document")
-    delta = without_known(content, known) if known else None
-    if delta is not None and delta.skipped:
+    delta = without_known(content, known)
+    skipped, result = delta.skipped, None
+    if skipped:
         result = _run_feedparser(delta.content, headers, feed_url)
         if _malformed(result):  # parse it whole, so that the cut is never the problem
-            delta, result = None, _run_feedparser(content, headers, feed_url)
-    else:
+            skipped, result = 0, None
+    if result is None:
         result = _run_feedparser(content, headers, feed_url)
-    if delta is None:
-        delta = without_known(content, frozenset())
     bozo = _bozo_message(result)
     if not result.entries and bozo:
         raise ParseError(feed_url, bozo)
@@ -413,4 +412,4 @@ def parse_feed(
         if item is not None:
             items.setdefault(item.id, item)
     title = _detail_text(result.feed, "title", TITLE_LIMIT)
-    return ParsedFeed(title, tuple(items.values()), bozo, delta.entries, delta.skipped)
+    return ParsedFeed(title, tuple(items.values()), bozo, delta.entries, skipped)

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from tensiond.classify.actors import Gazetteer, default_gazetteer_path
+from tensiond.cli import iso_moment
 from tensiond.config.schema import Settings, normalise_dyad
 from tensiond.exceptions import TensiondError
 from tensiond.index.records import IndexKey
@@ -27,21 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--country", help="an ISO 3166 alpha-2 code, e.g. KP")
     parser.add_argument("--days", type=_days, default=14, help="days to show (1..365, default 14)")
     parser.add_argument("--png", metavar="FILE", help="write a 600x200 PNG chart to FILE")
-    parser.add_argument("--at", type=_moment, help="as of this ISO 8601 time (default: now)")
+    parser.add_argument("--at", type=iso_moment, help="as of this ISO 8601 time (default: now)")
 
 
 def _days(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 365:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of days from 1 to 365")
     return int(text)
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _gazetteer(settings: Settings) -> Gazetteer:
